@@ -16,7 +16,11 @@ export const OUTCOMES = [
 
 export type Outcome = (typeof OUTCOMES)[number];
 
-/** Outcomes decided before a copy is sent: they never count as in flight. */
+/**
+ * Outcomes decided before a copy is sent. sampled_out and method_filtered are always decided at once;
+ * body_too_large, overloaded and client_aborted may also end a copy that was admitted (in flight) while its
+ * request body was still streaming; shutdown may end either kind.
+ */
 export const PRE_DISPATCH_OUTCOMES: ReadonlySet<Outcome> = new Set([
   'sampled_out',
   'method_filtered',

@@ -1,0 +1,189 @@
+// The admin HTTP server: health, readiness, /metrics and the JSON API, on its own port, never on the data plane.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { TapwireError, errorBody, type ErrorCode } from '../core/errors.ts';
+import type { Tap } from '../core/events.ts';
+import type { Logger } from '../core/log.ts';
+import { sanitizeForLog } from '../core/log.ts';
+import { bearerVerifier, checkAdminExposure, hostOfHeader, isLoopbackHost } from './auth.ts';
+import { renderMetrics, wantsOpenMetrics } from './exposition.ts';
+import type { StatsSnapshot } from './stats.ts';
+
+export interface AdminServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string;
+  /** reserved for live event streams (dashboard); the endpoints below do not read it */
+  readonly tap: Tap;
+  readonly registry: Registry;
+  readonly stats: () => StatsSnapshot;
+  readonly isReady: () => boolean;
+  /** an already-redacted view of the configuration */
+  readonly config: () => unknown;
+  readonly logger: Logger;
+}
+
+export interface AdminServer {
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+interface Endpoint {
+  /** liveness and readiness stay open: kubelet probes carry no token */
+  readonly public: boolean;
+  handle(req: IncomingMessage): Reply | Promise<Reply>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const ALLOW = 'GET, HEAD';
+
+export function createAdminServer(opts: AdminServerOptions): AdminServer {
+  checkAdminExposure(opts.host, opts.port, opts.token);
+  const authorized = opts.token === undefined ? undefined : bearerVerifier(opts.token);
+  const log = opts.logger.child({ component: 'admin' });
+  const endpoints = new Map<string, Endpoint>([
+    ['/healthz', { public: true, handle: () => json(200, { status: 'ok' }) }],
+    ['/readyz', { public: true, handle: () => (safeReady(opts.isReady) ? json(200, { status: 'ready' }) : json(503, { status: 'not_ready' })) }],
+    ['/metrics', { public: false, handle: metricsReply }],
+    ['/api/v1/stats', { public: false, handle: () => json(200, opts.stats()) }],
+    ['/api/v1/config', { public: false, handle: () => json(200, opts.config()) }],
+  ]);
+
+  async function metricsReply(req: IncomingMessage): Promise<Reply> {
+    const exposition = await renderMetrics(opts.registry, wantsOpenMetrics(req.headers.accept));
+    return { status: 200, body: exposition.body, contentType: exposition.contentType, headers: { vary: 'accept' } };
+  }
+
+  async function route(req: IncomingMessage): Promise<Reply> {
+    const path = (req.url ?? '').split('?', 1)[0]!;
+    const endpoint = endpoints.get(path);
+    if (endpoint?.public !== true) {
+      // Checked before 404/405 so that without the token nobody can map which paths exist.
+      if (authorized !== undefined && !authorized(req.headers.authorization)) {
+        warnThrottled(req);
+        return { ...fail(401, 'TW_ERR_ADMIN_UNAUTHORIZED', 'a valid bearer token is required'), headers: { 'www-authenticate': 'Bearer realm="tapwire"' } };
+      }
+      // Without a token the only guard is loopback; a browser tricked by DNS rebinding reaches 127.0.0.1 with
+      // a foreign Host header, so refuse any Host that is not a loopback address.
+      if (authorized === undefined && !isLoopbackHost(hostOfHeader(req.headers.host) ?? '')) {
+        return fail(400, 'TW_ERR_ADMIN_BAD_REQUEST', 'the Host header must name a loopback address when the admin API has no token');
+      }
+    }
+    if (endpoint === undefined) return fail(404, 'TW_ERR_ADMIN_BAD_REQUEST', 'no such admin endpoint');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return { ...fail(405, 'TW_ERR_ADMIN_BAD_REQUEST', `only ${ALLOW} are allowed here`), headers: { allow: ALLOW } };
+    }
+    return endpoint.handle(req);
+  }
+
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
+    route(req).then(
+      (reply) => send(req, res, reply),
+      (err: unknown) => {
+        log.error({ err, path: sanitizeForLog(req.url ?? '') }, 'admin request failed');
+        send(req, res, fail(500, 'TW_ERR_INTERNAL', 'internal error'));
+      },
+    );
+  });
+  // The admin API serves a handful of scrapers and operators: small limits keep a misbehaving client from
+  // holding sockets or memory that the data plane needs.
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 64;
+  server.maxConnections = 64;
+
+  let lastWarn = 0;
+  let suppressed = 0;
+  function warnThrottled(req: IncomingMessage): void {
+    // Failed logins are worth a line, but a scanner must not be able to flood the log: one line per minute.
+    const now = Date.now();
+    if (now - lastWarn < 60_000) {
+      suppressed++;
+      return;
+    }
+    log.warn({ remote: req.socket.remoteAddress, path: sanitizeForLog(req.url ?? ''), suppressed }, 'admin request without a valid token');
+    lastWarn = now;
+    suppressed = 0;
+  }
+
+  return {
+    listen: () => listen(server, opts.host, opts.port, log),
+    close: () => close(server),
+  };
+}
+
+function listen(server: ReturnType<typeof createServer>, host: string, port: number, log: Logger): Promise<{ host: string; port: number }> {
+  if (server.listening) return Promise.reject(new TapwireError('TW_ERR_INTERNAL', 'the admin server is already listening'));
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      reject(new TapwireError('TW_ERR_CONFIG', `admin.listen: cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      server.on('error', (err) => log.error({ err }, 'admin server error'));
+      const address = server.address() as AddressInfo;
+      log.info({ host: address.address, port: address.port }, 'admin API listening');
+      resolve({ host: address.address, port: address.port });
+    });
+  });
+}
+
+function close(server: ReturnType<typeof createServer>): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    // A scrape in progress gets a second to finish; the admin API must never hold up shutdown.
+    const force = setTimeout(() => server.closeAllConnections(), 1_000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string | number> = {
+    'content-type': reply.contentType ?? JSON_TYPE,
+    'content-length': Buffer.byteLength(reply.body),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...reply.headers,
+  };
+  // A request with a body we never read (POST to /metrics) is not worth keeping the connection for.
+  if (req.method !== 'GET' && req.method !== 'HEAD') headers.connection = 'close';
+  res.writeHead(reply.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : reply.body);
+}
+
+function json(status: number, value: unknown): Reply {
+  return { status, body: JSON.stringify(value, jsonReplacer) };
+}
+
+function fail(status: number, code: ErrorCode, message: string): Reply {
+  return { status, body: errorBody(code, message) };
+}
+
+/** Maps and Sets (ReadonlyMap upstreams in the resolved config) would otherwise serialise as `{}`. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Map) return Object.fromEntries(value);
+  if (value instanceof Set) return [...value];
+  return value;
+}
+
+function safeReady(isReady: () => boolean): boolean {
+  try {
+    return isReady();
+  } catch {
+    return false;
+  }
+}

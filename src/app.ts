@@ -1,0 +1,167 @@
+// The only place that wires everything: buildApp(config) → { start, reload, stop }. Building opens no socket.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HostPort, ResolvedConfig } from './config/types.ts';
+import { Tap } from './core/events.ts';
+import { createLogger, type Logger } from './core/log.ts';
+import { createAdminServer } from './admin/server.ts';
+import { createMetrics } from './admin/metrics.ts';
+import { createStats } from './admin/stats.ts';
+import { redactedConfig } from './config/redact.ts';
+import { Mirroring } from './mirror/dispatch.ts';
+import { createHandler, type ProxySnapshot } from './proxy/handler.ts';
+import { createListener } from './proxy/listener.ts';
+import { UpstreamPool } from './upstream/pool.ts';
+
+export interface AppOptions {
+  readonly logger?: Logger;
+  /** injected randomness for sampling (tests) */
+  readonly random?: () => number;
+  /** start the admin server (default true) */
+  readonly admin?: boolean;
+}
+
+export interface App {
+  readonly tap: Tap;
+  readonly mirroring: Mirroring;
+  readonly stats: ReturnType<typeof createStats>;
+  readonly logger: Logger;
+  /** the config currently serving */
+  config(): ResolvedConfig;
+  start(): Promise<{ listen: HostPort; admin?: HostPort }>;
+  /** swap in a validated config atomically; requests in flight finish under the one they arrived with */
+  reload(config: ResolvedConfig): void;
+  /** graceful: readiness 503, stop accepting, drain in-flight requests and copies, close */
+  stop(): Promise<void>;
+  readonly draining: boolean;
+}
+
+function buildPools(config: ResolvedConfig, previous?: ReadonlyMap<string, UpstreamPool>): Map<string, UpstreamPool> {
+  const pools = new Map<string, UpstreamPool>();
+  const used = new Set(config.routes.flatMap((r) => (r.secondary ? [r.primary, r.secondary] : [r.primary])));
+  for (const name of used) {
+    const u = config.upstreams.get(name)!;
+    const old = previous?.get(name);
+    pools.set(name, old && UpstreamPool.key(old.upstream) === UpstreamPool.key(u) ? old : new UpstreamPool(u));
+  }
+  return pools;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
+  const logger = opts.logger ?? createLogger({ level: initial.log.level });
+  const tap = new Tap();
+  const metrics = createMetrics(tap);
+  const stats = createStats(tap);
+  const mirroring = new Mirroring(initial, { tap, ...(opts.random ? { random: opts.random } : {}) });
+  let snapshot: ProxySnapshot = { config: initial, pools: buildPools(initial) };
+  let draining = false;
+  let server: Server | undefined;
+
+  // Created (and its exposure checked) before anything listens: a bad admin address must not leave the data plane open.
+  const admin =
+    opts.admin === false
+      ? undefined
+      : createAdminServer({
+          host: initial.admin.host,
+          port: initial.admin.port,
+          ...(initial.admin.token !== undefined ? { token: initial.admin.token } : {}),
+          tap,
+          registry: metrics.registry,
+          stats: () => stats.snapshot(),
+          isReady: () => !draining && server?.listening === true,
+          config: () => redactedConfig(snapshot.config),
+          logger,
+        });
+
+  const handler = createHandler({
+    snapshot: () => snapshot,
+    hooks: mirroring,
+    tap,
+    proto: initial.listen.tls ? 'https' : 'http',
+    draining: () => draining,
+  });
+
+  const app: App = {
+    tap,
+    mirroring,
+    stats,
+    logger,
+    config: () => snapshot.config,
+    get draining() {
+      return draining;
+    },
+
+    async start() {
+      const config = snapshot.config;
+      server = createListener(config, handler, tap);
+      const s = server;
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(config.listen.port, config.listen.host, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = s.address() as AddressInfo;
+      const result: { listen: HostPort; admin?: HostPort } = { listen: { host: addr.address, port: addr.port } };
+      if (admin) {
+        try {
+          result.admin = await admin.listen();
+        } catch (err) {
+          await new Promise<void>((r) => s.close(() => r()));
+          throw err;
+        }
+      }
+      logger.info({ listen: result.listen, admin: result.admin, routes: config.routes.length }, 'tapwire listening');
+      return result;
+    },
+
+    reload(config) {
+      const old = snapshot;
+      snapshot = { config, pools: buildPools(config, old.pools) };
+      mirroring.apply(config);
+      if (server) {
+        server.headersTimeout = config.limits.headersTimeoutMs;
+        server.requestTimeout = config.limits.requestTimeoutMs;
+        server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;
+      }
+      if (old.config.listen.port !== config.listen.port || old.config.listen.host !== config.listen.host) {
+        logger.warn('listen address changes need a restart; the old address keeps serving');
+      }
+      // Primary pools no longer referenced close once their requests can no longer be in flight.
+      const retired = [...old.pools.entries()].filter(([n, p]) => snapshot.pools.get(n) !== p).map(([, p]) => p);
+      if (retired.length) {
+        const wait = Math.max(...retired.map((p) => p.upstream.timeoutMs)) + 1000;
+        setTimeout(() => retired.forEach((p) => p.destroy()), wait).unref();
+      }
+      tap.emit('reload', { ok: true });
+      logger.info({ routes: config.routes.length }, 'configuration reloaded');
+    },
+
+    async stop() {
+      if (draining) return;
+      draining = true;
+      const config = snapshot.config;
+      const started = Date.now();
+      if (config.shutdown.delayMs > 0) await sleep(config.shutdown.delayMs);
+      if (server) {
+        const s = server;
+        const closed = new Promise<void>((r) => s.close(() => r()));
+        s.closeIdleConnections();
+        const left = Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started));
+        await Promise.race([closed, sleep(left)]);
+        s.closeAllConnections();
+      }
+      await mirroring.drain(Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started)));
+      await mirroring.close();
+      for (const p of snapshot.pools.values()) p.destroy();
+      await admin?.close();
+      metrics.close();
+      stats.close();
+      logger.info({ ms: Date.now() - started }, 'tapwire stopped');
+    },
+  };
+  return app;
+}

@@ -1,0 +1,103 @@
+// Cross-checks: rules that relate one part of a schema-valid config to another (references, safety, conflicts).
+import type { Path, RawIssue } from './issues.ts';
+import { isLoopback, isWildcard } from './net.ts';
+import type { ValidConfig } from './schema.ts';
+import { didYouMean } from './suggest.ts';
+
+type Route = ValidConfig['routes'][number];
+type Mirror = Route['mirrors'][number];
+
+/** Methods that never change state (RFC 9110 §9.2.1); anything else is a write and needs a sandboxed upstream. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Headers tapwire sets itself on a copy: framing (a wrong content-length desynchronises the connection),
+ * hop-by-hop headers, Host (chosen by `host:`) and the mirror marker, which upstreams rely on.
+ */
+const MANAGED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'x-tapwire-mirror']);
+
+const fmtMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+export function crossCheck(config: ValidConfig): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const add = (path: Path, message: string): void => void issues.push({ path, message });
+  const upstreamNames = Object.keys(config.upstreams);
+
+  const checkUpstream = (path: Path, nameOf: string): boolean => {
+    if (Object.hasOwn(config.upstreams, nameOf)) return true;
+    add(path, `unknown upstream "${nameOf}"${didYouMean(nameOf, upstreamNames)}; defined: ${upstreamNames.join(', ')}`);
+    return false;
+  };
+
+  // The admin API shows traffic, diffs and the running config: off loopback it must not answer whoever connects.
+  if (!isLoopback(config.admin.listen.host) && config.admin.token === undefined) {
+    add(['admin', 'token'], 'required when admin.listen is not loopback');
+  }
+  const { listen, admin } = config;
+  if (listen.port !== 0 && listen.port === admin.listen.port && (listen.host === admin.listen.host || isWildcard(listen.host) || isWildcard(admin.listen.host))) {
+    add(['admin', 'listen'], `uses the same address as listen (${listen.host}:${listen.port})`);
+  }
+  // Node refuses to create the server otherwise (ERR_OUT_OF_RANGE).
+  if (config.limits.headersTimeout > config.limits.requestTimeout) {
+    add(['limits', 'headersTimeout'], `must not be longer than limits.requestTimeout (${fmtMs(config.limits.requestTimeout)})`);
+  }
+
+  const firstByName = new Map<string, number>();
+  config.routes.forEach((route, r) => {
+    const at = (...rest: Path): Path => ['routes', r, ...rest];
+    const earlier = firstByName.get(route.name);
+    if (earlier !== undefined) add(at('name'), `duplicate route name "${route.name}" (also routes[${earlier}])`);
+    else firstByName.set(route.name, r);
+
+    checkUpstream(at('primary'), route.primary);
+    if (route.secondary !== undefined && checkUpstream(at('secondary'), route.secondary) && route.secondary === route.primary) {
+      add(at('secondary'), 'must differ from primary: the secondary is a second instance used to learn noise');
+    }
+    route.mirrors.forEach((m, i) => checkMirror(config, m, at('mirrors', i), route, add, checkUpstream));
+    checkHeaderNames(route.match.headers, at('match', 'headers'), add, 'condition');
+
+    // First match wins, so a route without conditions hides every route after it.
+    if (Object.keys(route.match).length === 0 && r < config.routes.length - 1) {
+      add(at('match'), 'has no conditions, so it matches every request and the routes after it can never match; move it last');
+    }
+  });
+  return issues;
+}
+
+function checkMirror(config: ValidConfig, m: Mirror, path: Path, route: Route, add: (p: Path, msg: string) => void, checkUpstream: (p: Path, n: string) => boolean): void {
+  if (checkUpstream([...path, 'upstream'], m.upstream)) {
+    if (m.upstream === route.primary) add([...path, 'upstream'], `"${m.upstream}" is this route's primary; a mirror must be another upstream`);
+    const writes = m.methods.filter((x) => !SAFE_METHODS.has(x));
+    if (writes.length > 0 && !config.upstreams[m.upstream]!.sandboxed) {
+      add([...path, 'methods'], `${writes.join(', ')} change state: mirror writes only to an upstream with sandboxed: true ("${m.upstream}" is not sandboxed)`);
+    }
+  }
+  if (m.maxBodyBytes > config.mirroring.maxBufferedBytes) {
+    add([...path, 'maxBodyBytes'], `is larger than mirroring.maxBufferedBytes (${config.mirroring.maxBufferedBytes} bytes), so such a body could never be copied`);
+  }
+  checkHeaderNames(m.headers.set, [...path, 'headers', 'set'], add, 'header');
+  for (const n of Object.keys(m.headers.set)) {
+    if (MANAGED_HEADERS.has(n.toLowerCase())) add([...path, 'headers', 'set', n], managedMessage(n));
+  }
+  m.headers.remove.forEach((n, i) => {
+    if (MANAGED_HEADERS.has(n.toLowerCase())) add([...path, 'headers', 'remove', i], managedMessage(n));
+  });
+}
+
+function managedMessage(header: string): string {
+  const lower = header.toLowerCase();
+  if (lower === 'host') return '"host" is chosen by the mirror\'s host: setting (preserve, upstream, suffix:X or literal:NAME)';
+  if (lower === 'x-tapwire-mirror') return '"x-tapwire-mirror" is the marker every copy carries; it cannot be set or removed';
+  return `"${header}" is managed by tapwire (framing and hop-by-hop headers are recomputed for each copy)`;
+}
+
+/** Header names are case-insensitive, so `X-Env` and `x-env` in one mapping are the same header twice. */
+function checkHeaderNames(names: Record<string, unknown> | undefined, path: Path, add: (p: Path, msg: string) => void, what: string): void {
+  const seen = new Map<string, string>();
+  for (const n of Object.keys(names ?? {})) {
+    const lower = n.toLowerCase();
+    const prior = seen.get(lower);
+    if (prior !== undefined) add([...path, n], `duplicate ${what} for "${lower}" (also "${prior}"; header names are case-insensitive)`);
+    else seen.set(lower, n);
+  }
+}

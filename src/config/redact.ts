@@ -1,0 +1,27 @@
+// A JSON view of the running configuration with secrets removed, for the admin API and logs.
+import type { ResolvedConfig } from './types.ts';
+
+const SECRET_KEY = /token|secret|password|key|cert|^ca$|authorization|cookie/i;
+
+function view(value: unknown, key: string, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return SECRET_KEY.test(key) ? '[REDACTED]' : value;
+  if (typeof value === 'function') return undefined;
+  if (value instanceof URL) return value.href;
+  if (value instanceof Map) return view(Object.fromEntries(value), key, seen);
+  if (Array.isArray(value)) return value.map((v) => view(v, key, seen));
+  if (value && typeof value === 'object') {
+    if (seen.has(value)) return undefined;
+    seen.add(value);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const shown = view(v, k, seen);
+      if (shown !== undefined) out[k] = shown;
+    }
+    return out;
+  }
+  return value;
+}
+
+export function redactedConfig(config: ResolvedConfig): unknown {
+  return view(config, '', new WeakSet());
+}

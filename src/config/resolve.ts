@@ -1,0 +1,172 @@
+// Validated data → the frozen ResolvedConfig every module reads: defaults that depend on other keys, file
+// contents, Maps, lower-cased names. Also the whole pipeline for configs built in code (configFromObject).
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { crossCheck } from './checks.ts';
+import { readConfigFiles, type ConfigFiles, type ReadText } from './files.ts';
+import { formatPath, fromZodIssue, type LoadResult, type Path, type RawIssue } from './issues.ts';
+import { configSchema, type ValidConfig } from './schema.ts';
+import type { ResolvedConfig, ResolvedMatch, ResolvedMirror, ResolvedRoute, ResolvedUpstream } from './types.ts';
+
+/** A copy that waits longer than this only holds buffers; the upstream's own timeout is the default below it. */
+const MIRROR_TIMEOUT_CAP_MS = 5000;
+
+export interface ResolveOptions {
+  /** directory that relative file paths (TLS files, sqlite:PATH) are resolved against; default: the working directory */
+  baseDir?: string;
+  /** absolute path of the config file, kept as ResolvedConfig.source */
+  source?: string;
+  /** file reader, for tests */
+  readFile?: ReadText;
+  /** paths whose value is already known to be wrong (a failed ${VAR}): their schema issues are dropped, cross-checks skipped */
+  blocked?: readonly Path[];
+}
+
+export type Checked = { ok: true; config: ResolvedConfig } | { ok: false; issues: RawIssue[] };
+
+const startsWith = (path: Path, prefix: Path): boolean => prefix.every((seg, i) => String(path[i]) === String(seg));
+
+/** schema → cross-checks and files → resolve. Every error of a phase is reported; a failed phase stops the next. */
+export function checkAndResolve(raw: unknown, opts: ResolveOptions = {}): Checked {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, issues: [{ path: [], message: 'the configuration must be a mapping of keys (listen, upstreams, routes, …)' }] };
+  }
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  const blocked = opts.blocked ?? [];
+  if (!parsed.success) {
+    const issues = parsed.error.issues.flatMap((i) => fromZodIssue(i, configSchema));
+    return { ok: false, issues: issues.filter((i) => !blocked.some((b) => startsWith(i.path, b))) };
+  }
+  if (blocked.length) return { ok: false, issues: [] };
+  const { files, issues: fileIssues } = readConfigFiles(parsed.data, opts.baseDir, opts.readFile);
+  const issues = [...crossCheck(parsed.data), ...fileIssues];
+  if (issues.length) return { ok: false, issues };
+  return { ok: true, config: resolveConfig(parsed.data, files, opts) };
+}
+
+/** The pipeline for a config given as a JS object (tests, the demo): issues carry paths but no line numbers. */
+export function configFromObject(raw: unknown, opts: ResolveOptions = {}): LoadResult {
+  const checked = checkAndResolve(raw, opts);
+  if (checked.ok) return checked;
+  return { ok: false, issues: checked.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+}
+
+export function resolveConfig(v: ValidConfig, files: ConfigFiles, opts: ResolveOptions = {}): ResolvedConfig {
+  const upstreams = new Map<string, ResolvedUpstream>();
+  for (const [name, u] of Object.entries(v.upstreams)) {
+    const ca = files.ca.get(name);
+    upstreams.set(name, {
+      name,
+      urls: u.url ? [u.url] : (u.urls ?? []),
+      timeoutMs: u.timeout,
+      connectTimeoutMs: u.connectTimeout,
+      sandboxed: u.sandboxed,
+      maxConnections: u.maxConnections,
+      ...(ca !== undefined ? { ca } : {}),
+      ...(u.tls?.servername !== undefined ? { servername: u.tls.servername } : {}),
+    });
+  }
+  const config: ResolvedConfig = {
+    ...(opts.source !== undefined ? { source: opts.source } : {}),
+    listen: { host: v.listen.host, port: v.listen.port, ...(files.listenTls ? { tls: files.listenTls } : {}) },
+    admin: { host: v.admin.listen.host, port: v.admin.listen.port, ...(v.admin.token !== undefined ? { token: v.admin.token } : {}) },
+    storage: resolveStorage(v.storage, opts.baseDir),
+    trustedProxies: v.trustedProxies,
+    limits: {
+      maxHeaderBytes: v.limits.maxHeaderBytes,
+      maxHeaders: v.limits.maxHeaders,
+      maxRequestLineBytes: v.limits.maxRequestLineBytes,
+      headersTimeoutMs: v.limits.headersTimeout,
+      requestTimeoutMs: v.limits.requestTimeout,
+      keepAliveTimeoutMs: v.limits.keepAliveTimeout,
+      maxBodyBytes: v.limits.maxBodyBytes,
+    },
+    mirroring: {
+      maxBufferedBytes: v.mirroring.maxBufferedBytes,
+      maxResponseBytes: v.mirroring.maxResponseBytes,
+      connectTimeoutMs: v.mirroring.connectTimeout,
+    },
+    shutdown: { drainTimeoutMs: v.shutdown.drainTimeout, delayMs: v.shutdown.delay },
+    log: { level: v.log.level, access: v.log.access },
+    upstreams,
+    routes: v.routes.map((r) => resolveRoute(r, v, upstreams)),
+  };
+  return deepFreeze(config);
+}
+
+/** sqlite:PATH is relative to the config file, like every other path in it. */
+function resolveStorage(storage: string, baseDir: string | undefined): string {
+  if (!storage.startsWith('sqlite:') || baseDir === undefined) return storage;
+  const file = storage.slice('sqlite:'.length);
+  return isAbsolute(file) ? storage : `sqlite:${resolvePath(baseDir, file)}`;
+}
+
+type Route = ValidConfig['routes'][number];
+
+function resolveRoute(r: Route, v: ValidConfig, upstreams: ReadonlyMap<string, ResolvedUpstream>): ResolvedRoute {
+  const seen = new Map<string, number>();
+  const mirrors = r.mirrors.map((m): ResolvedMirror => {
+    const n = (seen.get(m.upstream) ?? 0) + 1;
+    seen.set(m.upstream, n);
+    return {
+      name: n === 1 ? m.upstream : `${m.upstream}#${n}`,
+      upstream: m.upstream,
+      percentage: m.percentage,
+      sampleBy: m.sampleBy,
+      methods: unique(m.methods),
+      maxBodyBytes: m.maxBodyBytes,
+      timeoutMs: m.timeout ?? Math.min(upstreams.get(m.upstream)!.timeoutMs, MIRROR_TIMEOUT_CAP_MS),
+      maxInFlight: m.maxInFlight,
+      host: m.host,
+      setHeaders: Object.entries(m.headers.set).map(([k, val]) => [k.toLowerCase(), val] as const),
+      removeHeaders: unique(m.headers.remove.map((h) => h.toLowerCase())),
+    };
+  });
+  return {
+    name: r.name,
+    match: resolveMatch(r.match),
+    primary: r.primary,
+    ...(r.secondary !== undefined ? { secondary: r.secondary } : {}),
+    mirrors,
+    maxBodyBytes: r.maxBodyBytes ?? v.limits.maxBodyBytes,
+    ...(r.timeout !== undefined ? { timeoutMs: r.timeout } : {}),
+    ...(r.compare ? { compare: { ignoreHeaders: unique(r.compare.ignoreHeaders.map((h) => h.toLowerCase())), ignore: r.compare.ignore } } : {}),
+  };
+}
+
+function resolveMatch(m: Route['match']): ResolvedMatch {
+  const out: { -readonly [K in keyof ResolvedMatch]: ResolvedMatch[K] } = {};
+  if (m.host !== undefined) {
+    const host = m.host.toLowerCase().replace(/\.$/, '');
+    out.host = host.startsWith('*.') ? { suffix: host.slice(1) } : { exact: host };
+  }
+  if (m.path) out.path = m.path;
+  if (m.methods) out.methods = unique(m.methods);
+  if (m.headers) out.headers = Object.entries(m.headers).map(([k, val]) => [k.toLowerCase(), val] as const);
+  if (m.query) out.query = Object.entries(m.query);
+  if (m.sources) out.sources = m.sources;
+  return out;
+}
+
+const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
+
+/** Maps cannot be frozen by Object.freeze: their mutators are replaced so a stray set() throws. */
+function lockMap(map: Map<unknown, unknown>): void {
+  const refuse = (): never => {
+    throw new TypeError('the resolved configuration is read-only');
+  };
+  for (const method of ['set', 'delete', 'clear'] as const) Object.defineProperty(map, method, { value: refuse });
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function') || Object.isFrozen(value)) return value;
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      deepFreeze(k);
+      deepFreeze(v);
+    }
+    lockMap(value);
+  } else if (typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,179 @@
+// The YAML contract of PRODUCT.md as one zod schema: the single source of truth for keys, types and defaults.
+// Objects are strict (an unknown key is an error); leaves parse into their resolved form (ms, bytes, matchers).
+import { z } from 'zod';
+import { cidr, duration, headerName, headerValue, hostMode, hostPort, method, name, pathMatch, sampleBy, size, valueMatch } from './fields.ts';
+import { isHostname } from './net.ts';
+import type { HostPort } from './types.ts';
+
+const between = (lo: number, hi: number) => z.number().min(lo, { error: `must be between ${lo} and ${hi}` }).max(hi, { error: `must be between ${lo} and ${hi}` });
+const atLeast = (lo: number) => z.int({ error: 'must be a whole number' }).min(lo, { error: `must be at least ${lo}` });
+const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must not be empty` });
+const list = <T extends z.ZodType>(item: T, what: string) => z.array(item).min(1, { error: `must list at least one ${what}` });
+
+const tls = z.strictObject({ cert: nonEmpty('the certificate path'), key: nonEmpty('the key path') });
+
+/** `HOST:PORT`, or `{address: HOST:PORT, tls: {cert, key}}` for HTTPS; normalised to {host, port, tls?}. */
+const listen = z
+  .union([hostPort, z.strictObject({ address: hostPort, tls: tls.optional() })], { error: 'must be "HOST:PORT" or a mapping {address, tls: {cert, key}}' })
+  .transform((v): HostPort & { tls?: { cert: string; key: string } } => ('address' in v ? { ...v.address, ...(v.tls ? { tls: v.tls } : {}) } : v));
+
+const admin = z.strictObject({
+  listen: hostPort.prefault('127.0.0.1:9901'),
+  // A bearer token: short tokens can be guessed, whitespace would be cut by the Authorization header.
+  token: z
+    .string()
+    .min(16, { error: 'must be at least 16 characters' })
+    .refine((t) => /^[\x21-\x7e]*$/.test(t), { error: 'must be printable ASCII without spaces' })
+    .optional(),
+});
+
+function storageProblem(s: string): string | undefined {
+  if (s === 'memory') return undefined;
+  if (s.startsWith('sqlite:')) return s.length > 'sqlite:'.length ? undefined : 'sqlite: needs a file path, like "sqlite:./tapwire.db"';
+  if (/^postgres(ql)?:\/\//.test(s)) return URL.canParse(s) && new URL(s).hostname !== '' ? undefined : `"${s}" is not a valid postgres:// URL`;
+  return 'must be memory, sqlite:PATH or postgres://USER@HOST/DB';
+}
+const storage = z.string().superRefine((s, ctx) => {
+  const problem = storageProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const limits = z.strictObject({
+  maxHeaderBytes: size({ min: 1 }).prefault('16KiB'),
+  maxHeaders: atLeast(1).default(100),
+  maxRequestLineBytes: size({ min: 1 }).prefault('8KiB'),
+  headersTimeout: duration().prefault('10s'),
+  requestTimeout: duration().prefault('30s'),
+  keepAliveTimeout: duration().prefault('5s'),
+  maxBodyBytes: size().prefault('10MiB'),
+});
+
+const mirroring = z.strictObject({
+  maxBufferedBytes: size().prefault('128MiB'),
+  maxResponseBytes: size().prefault('256KiB'),
+  connectTimeout: duration().prefault('1s'),
+});
+
+const shutdown = z.strictObject({
+  drainTimeout: duration({ min: 0 }).prefault('20s'),
+  delay: duration({ min: 0 }).prefault('0s'),
+});
+
+const log = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  access: z.boolean().default(false),
+});
+
+/**
+ * An upstream URL is scheme://host[:port] and nothing else: tapwire forwards the client's path unchanged,
+ * so a path here would be silently ignored or doubled; credentials in it would end up in logs.
+ */
+export const upstreamUrl = z.string().transform((text, ctx) => {
+  const problem = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (!URL.canParse(text)) return problem(`"${text}" is not a URL; write it like "http://127.0.0.1:3001"`);
+  const url = new URL(text);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return problem(`must use http:// or https://, not ${url.protocol}//`);
+  if (url.username || url.password) return problem('must not contain credentials (user:password@): they would leak into logs and metrics');
+  if (url.pathname !== '/') {
+    return problem(`must not have a path ("${url.pathname}"): an upstream is scheme://host:port only and receives the client's path unchanged; select paths with routes[].match.path`);
+  }
+  if (url.search || url.hash) return problem('must not have a query or fragment: an upstream is scheme://host:port only');
+  return url;
+});
+
+const upstream = z
+  .strictObject({
+    url: upstreamUrl.optional(),
+    urls: list(upstreamUrl, 'URL').optional(),
+    timeout: duration().prefault('30s'),
+    connectTimeout: duration().prefault('2s'),
+    sandboxed: z.boolean().default(false),
+    maxConnections: atLeast(1).default(128),
+    tls: z
+      .strictObject({
+        ca: nonEmpty('the CA file path').optional(),
+        servername: z.string().refine(isHostname, { error: 'must be a host name' }).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((u, ctx) => {
+    if (u.url === undefined && u.urls === undefined) ctx.addIssue({ code: 'custom', message: 'needs url (one URL) or urls (a list)' });
+    if (u.url !== undefined && u.urls !== undefined) ctx.addIssue({ code: 'custom', message: 'give url or urls, not both' });
+    const seen = new Set<string>();
+    u.urls?.forEach((url, i) => {
+      if (seen.has(url.href)) ctx.addIssue({ code: 'custom', path: ['urls', i], message: `duplicate URL ${url.href}` });
+      seen.add(url.href);
+    });
+  });
+
+/** `api.example.com` or `*.example.com`; a port is not part of a host rule. */
+const hostRule = z.string().superRefine((h, ctx) => {
+  const bare = h.startsWith('*.') ? h.slice(2) : h;
+  if (!isHostname(bare)) {
+    const why = h.includes(':') ? 'without a port' : 'or *.domain';
+    ctx.addIssue({ code: 'custom', message: `"${h}" must be a host name ${why}, like "api.example.com" or "*.example.com"` });
+  }
+});
+
+const match = z.strictObject({
+  host: hostRule.optional(),
+  path: pathMatch.optional(),
+  methods: list(method, 'method').optional(),
+  headers: z.record(headerName, valueMatch).optional(),
+  query: z.record(nonEmpty('a query parameter name'), valueMatch).optional(),
+  sources: list(cidr, 'CIDR range').optional(),
+});
+
+const mirror = z.strictObject({
+  upstream: nonEmpty('the upstream name'),
+  percentage: between(0, 100).default(100),
+  sampleBy: sampleBy.prefault('random'),
+  methods: list(method, 'method').prefault(['GET', 'HEAD', 'OPTIONS']),
+  maxBodyBytes: size().prefault('1MiB'),
+  timeout: duration().optional(),
+  maxInFlight: atLeast(1).default(100),
+  host: hostMode.prefault('preserve'),
+  headers: z
+    .strictObject({
+      set: z.record(headerName, headerValue).default({}),
+      remove: z.array(headerName).default([]),
+    })
+    .prefault({}),
+});
+
+const compare = z.strictObject({
+  ignoreHeaders: z.array(headerName).default([]),
+  ignore: z.array(z.string().startsWith('$', { error: 'must be a JSON path starting with "$", like "$.meta.generatedAt"' })).default([]),
+});
+
+const route = z.strictObject({
+  name: name('route'),
+  match: match.prefault({}),
+  primary: nonEmpty('the upstream name'),
+  secondary: nonEmpty('the upstream name').optional(),
+  mirrors: z.array(mirror).default([]),
+  maxBodyBytes: size().optional(),
+  timeout: duration().optional(),
+  compare: compare.optional(),
+});
+
+export const configSchema = z.strictObject({
+  listen,
+  admin: admin.prefault({}),
+  storage: storage.default('memory'),
+  trustedProxies: z.array(cidr).default([]),
+  limits: limits.prefault({}),
+  mirroring: mirroring.prefault({}),
+  shutdown: shutdown.prefault({}),
+  log: log.prefault({}),
+  upstreams: z.record(name('upstream'), upstream).refine((u) => Object.keys(u).length > 0, { error: 'must define at least one upstream' }),
+  routes: list(route, 'route'),
+});
+
+/** The config as written (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The config after validation: defaults applied, units converted, matchers compiled; not yet cross-checked. */
+export type ValidConfig = z.output<typeof configSchema>;

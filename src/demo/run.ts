@@ -1,0 +1,162 @@
+// Runs the demo: two sample upstreams, tapwire in front (configured through the same YAML loader users go
+// through), traffic in phases that make the mirror slow, resetting and down, then the summary.
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildApp, type App } from '../app.ts';
+import { formatIssues, loadConfigText } from '../config/load.ts';
+import { createLogger } from '../core/log.ts';
+import { demoConfigYaml } from './config.ts';
+import { Ledger } from './ledger.ts';
+import { phaseAt, plan } from './phases.ts';
+import { renderSummary } from './report.ts';
+import { summarize, type DemoSummary } from './summary.ts';
+import { formatMs } from './table.ts';
+import { Traffic } from './traffic.ts';
+import { DemoUpstream } from './upstreams.ts';
+
+export interface DemoOptions {
+  /** ms of traffic in total; 0 cycles the phases until the signal aborts */
+  readonly durationMs: number;
+  readonly rate: number;
+  readonly concurrency: number;
+  /** where the human-readable progress and report go */
+  readonly say: (text: string) => void;
+  /** aborting (Ctrl-C) ends the current phase early and goes on to the summary */
+  readonly signal: AbortSignal;
+}
+
+// The mirror's timeout sits between the healthy mirror's few ms and the slow mode's delay, so the slow
+// phase shows timeouts; maxInFlight is low enough that at the default rate the slow phase also shows it biting.
+const MIRROR_TIMEOUT_MS = 200;
+const MIRROR_SLOW_MS = 300;
+const MAX_IN_FLIGHT = 32;
+const ROUTE = 'api';
+const MIRROR = 'v2';
+const LIVE_CHECK_MS = 250;
+
+export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
+  const { say } = o;
+  const cleanup: (() => Promise<void> | void)[] = [];
+  try {
+    const v1 = await DemoUpstream.start({ name: 'v1' });
+    cleanup.push(() => v1.close());
+    // v2, the candidate, carries a small deliberate regression: item pages take 3 ms longer.
+    const v2 = await DemoUpstream.start({ name: 'v2', slowMs: MIRROR_SLOW_MS, itemsDelayMs: 3 });
+    cleanup.push(() => v2.close());
+
+    const yaml = demoConfigYaml({ primaryUrl: v1.url, mirrorUrl: v2.url, mirrorTimeoutMs: MIRROR_TIMEOUT_MS, maxInFlight: MAX_IN_FLIGHT });
+    const loaded = loadConfigText(yaml, { path: 'demo.yaml', env: {} });
+    if (!loaded.ok) throw new Error(`the demo's own configuration is invalid:\n${formatIssues(loaded.issues, 'demo.yaml')}`);
+    // tapwire's own log lines go to stderr, so that `--json` keeps stdout for the summary alone.
+    const app: App = buildApp(loaded.config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
+    const addresses = await app.start();
+    cleanup.unshift(() => app.stop());
+    const tapwireUrl = `http://${addresses.listen.host}:${addresses.listen.port}`;
+    const adminUrl = addresses.admin ? `http://${addresses.admin.host}:${addresses.admin.port}` : null;
+
+    const { phaseMs, count } = plan(o.durationMs);
+    say(
+      [
+        `tapwire demo: ${count === Infinity ? 'until Ctrl-C' : formatMs(o.durationMs)}, phases of ${formatMs(phaseMs)}, up to ${o.rate} requests/s over ${o.concurrency} keep-alive connections`,
+        `  v1 (primary)            ${v1.url}`,
+        `  v2 (mirror, sandboxed)  ${v2.url}`,
+        `  tapwire                 ${tapwireUrl}`,
+        `  admin                   ${adminUrl ?? '-'}  (${adminUrl ? `${adminUrl}/metrics, ${adminUrl}/api/v1/stats` : 'disabled'})`,
+        '',
+        'configuration (loaded like any user file):',
+        ...yaml.trimEnd().split('\n').map((l) => `  | ${l}`),
+        '',
+      ].join('\n'),
+    );
+
+    const ledger = new Ledger({ tap: app.tap, stats: app.stats, route: ROUTE, mirror: MIRROR, primaryName: 'v1', upstreams: { primary: v1, mirror: v2 } });
+    cleanup.unshift(() => ledger.close());
+    const traffic = new Traffic({ host: addresses.listen.host, port: addresses.listen.port, rate: o.rate, concurrency: o.concurrency, onResult: (r) => ledger.client(r) });
+    cleanup.unshift(() => traffic.close());
+
+    // The invariant must hold at every instant, not only when things are quiet: check it while copies fly.
+    const live = { checks: 0, maxInFlight: 0, problems: [] as string[] };
+    const timer = setInterval(() => {
+      live.checks++;
+      live.maxInFlight = Math.max(live.maxInFlight, ledger.mirrorStats()?.inFlight ?? 0);
+      for (const p of app.stats.reconcile()) if (live.problems.length < 20) live.problems.push(p);
+    }, LIVE_CHECK_MS);
+    cleanup.unshift(() => clearInterval(timer));
+
+    const t0 = performance.now();
+    for (let i = 0; i < count && !o.signal.aborted; i++) {
+      const phase = phaseAt(i);
+      await v2.setMode(phase.mirror);
+      ledger.begin(phase);
+      const about = phase.about.replace('{slow}', formatMs(MIRROR_SLOW_MS)).replace('{timeout}', formatMs(MIRROR_TIMEOUT_MS));
+      const secs = ((performance.now() - t0) / 1000).toFixed(1).padStart(5);
+      say(`[${secs}s] phase ${i + 1}${count === Infinity ? '' : `/${count}`}  ${phase.name.padEnd(16)}  ${about}`);
+      traffic.start();
+      await sleep(phaseMs, undefined, { signal: o.signal }).catch(() => undefined);
+      await traffic.pause();
+      await settle(app, ledger, [v1, v2]);
+      ledger.end();
+    }
+    if (o.signal.aborted) say('\ninterrupted: traffic stopped, the phase in progress is counted as far as it went');
+    clearInterval(timer);
+
+    const metrics = await scrape(adminUrl);
+    const summary = summarize({
+      settings: { durationMs: o.durationMs, phaseMs, rate: o.rate, concurrency: o.concurrency, mirrorTimeoutMs: MIRROR_TIMEOUT_MS, mirrorSlowMs: MIRROR_SLOW_MS, maxInFlight: MAX_IN_FLIGHT },
+      addresses: { tapwire: tapwireUrl, admin: adminUrl, primary: v1.url, mirror: v2.url },
+      interrupted: o.signal.aborted,
+      phases: ledger.phases(),
+      clientLatency: ledger.clientTotalLatency(),
+      stats: app.stats.snapshot(),
+      idleProblems: app.stats.reconcile({ expectIdle: true }),
+      route: ROUTE,
+      mirror: MIRROR,
+      upstreams: { primary: v1.counters(), mirror: v2.counters() },
+      live,
+      metrics,
+    });
+    say(renderSummary(summary));
+    return summary;
+  } finally {
+    // In order: traffic, books, tapwire (drains its copies), then the upstreams it talks to.
+    // Each step runs even if an earlier one failed: a leftover server or timer would keep the process alive.
+    for (const step of cleanup) {
+      try {
+        await step();
+      } catch (err) {
+        say(`demo: cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+/** Waits until no client request, copy or upstream answer is in flight, so each phase's books close exactly. */
+async function settle(app: App, ledger: Ledger, upstreams: readonly DemoUpstream[]): Promise<void> {
+  const until = performance.now() + MIRROR_TIMEOUT_MS + 2000;
+  const busy = () => (ledger.mirrorStats()?.inFlight ?? 0) > 0 || app.mirroring.inFlight > 0 || upstreams.some((u) => u.pending > 0);
+  while (busy() && performance.now() < until) await sleep(10);
+}
+
+/** The tapwire_mirror_requests_total lines of the admin server's /metrics, fetched as any scraper would. */
+async function scrape(adminUrl: string | null): Promise<DemoSummary['metrics']> {
+  if (adminUrl === null) return { url: null, lines: [], error: 'the admin server is disabled' };
+  const url = `${adminUrl}/metrics`;
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      // agent: false — a one-off connection that closes, so nothing keeps the process alive afterwards.
+      const req = http.get(url, { agent: false, timeout: 5000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+    });
+    return { url, lines: body.split('\n').filter((l) => l.startsWith('tapwire_mirror_requests_total{')) };
+  } catch (err) {
+    return { url, lines: [], error: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,0 +1,174 @@
+// The demo's summary: per-phase books plus tapwire's own totals, and the checks that set tapwire's numbers
+// against the clients', the upstreams' and /metrics'. A check that fails makes the demo exit 1.
+import type { LatencySummary, StatsSnapshot } from '../admin/stats.ts';
+import { OUTCOMES, type Outcome } from '../core/outcomes.ts';
+import { nonZero, type ClientSide, type Outcomes, type PhaseReport } from './ledger.ts';
+import type { UpstreamCounters } from './upstreams.ts';
+
+export interface Check {
+  readonly ok: boolean;
+  readonly what: string;
+}
+
+export interface DemoSettings {
+  readonly durationMs: number;
+  readonly phaseMs: number;
+  readonly rate: number;
+  readonly concurrency: number;
+  readonly mirrorTimeoutMs: number;
+  readonly mirrorSlowMs: number;
+  readonly maxInFlight: number;
+}
+
+export interface DemoTotals {
+  readonly seconds: number;
+  readonly client: ClientSide;
+  readonly served: { readonly requests: number; readonly byStatus: Record<string, number> };
+  /** straight from tapwire's stats */
+  readonly copies: { readonly matched: number; readonly outcomes: Outcomes; readonly inFlight: number; readonly reconciles: boolean };
+  readonly latencyMs: { readonly primary: LatencySummary | null; readonly mirror: LatencySummary | null };
+  readonly upstreams: { readonly primary: UpstreamCounters; readonly mirror: UpstreamCounters };
+  readonly rejected: StatsSnapshot['rejected'];
+}
+
+export interface DemoSummary {
+  readonly settings: DemoSettings;
+  readonly addresses: { readonly tapwire: string; readonly admin: string | null; readonly primary: string; readonly mirror: string };
+  readonly interrupted: boolean;
+  readonly phases: readonly PhaseReport[];
+  readonly total: DemoTotals;
+  /** stats.reconcile() polled while traffic flowed, copies in flight included */
+  readonly live: { readonly checks: number; readonly maxInFlight: number; readonly problems: readonly string[] };
+  readonly metrics: { readonly url: string | null; readonly lines: readonly string[]; readonly error?: string };
+  readonly checks: readonly Check[];
+  readonly ok: boolean;
+}
+
+export interface SummaryInput {
+  readonly settings: DemoSettings;
+  readonly addresses: DemoSummary['addresses'];
+  readonly interrupted: boolean;
+  readonly phases: readonly PhaseReport[];
+  readonly clientLatency: LatencySummary;
+  readonly stats: StatsSnapshot;
+  /** stats.reconcile({ expectIdle: true }) once traffic stopped */
+  readonly idleProblems: readonly string[];
+  readonly route: string;
+  readonly mirror: string;
+  readonly upstreams: { readonly primary: UpstreamCounters; readonly mirror: UpstreamCounters };
+  readonly live: DemoSummary['live'];
+  readonly metrics: DemoSummary['metrics'];
+}
+
+export function summarize(i: SummaryInput): DemoSummary {
+  const route = i.stats.routes.find((r) => r.route === i.route);
+  const mirror = route?.mirrors.find((m) => m.mirror === i.mirror);
+  const outcomes = mirror ? nonZero(mirror.outcomes) : {};
+  const sumOutcomes = Object.values(outcomes).reduce((n, v) => n + v, 0);
+  const client = sumClients(i.phases, i.clientLatency);
+  const served = { requests: 0, byStatus: {} as Record<string, number> };
+  for (const p of i.phases) {
+    served.requests += p.served.requests;
+    for (const [s, n] of Object.entries(p.served.byStatus)) served.byStatus[s] = (served.byStatus[s] ?? 0) + n;
+  }
+  const total: DemoTotals = {
+    seconds: Math.round(i.phases.reduce((n, p) => n + p.seconds, 0) * 10) / 10,
+    client,
+    served,
+    copies: { matched: mirror?.matched ?? 0, outcomes, inFlight: mirror?.inFlight ?? 0, reconciles: (mirror?.matched ?? 0) === sumOutcomes + (mirror?.inFlight ?? 0) },
+    latencyMs: { primary: route?.primaries[0]?.latencyMs ?? null, mirror: mirror?.latencyMs ?? null },
+    upstreams: i.upstreams,
+    rejected: i.stats.rejected,
+  };
+  const checks = runChecks(i, total);
+  return {
+    settings: i.settings,
+    addresses: i.addresses,
+    interrupted: i.interrupted,
+    phases: i.phases,
+    total,
+    live: i.live,
+    metrics: i.metrics,
+    checks,
+    ok: checks.every((c) => c.ok),
+  };
+}
+
+function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
+  const checks: Check[] = [];
+  const add = (ok: boolean, what: string) => checks.push({ ok, what });
+  const { primary, mirror } = t.upstreams;
+
+  const badPhases = i.phases.filter((p) => !p.copies.reconciles).map((p) => p.name);
+  add(
+    t.copies.reconciles && badPhases.length === 0 && i.idleProblems.length === 0 && i.live.problems.length === 0,
+    `matched = sum of outcomes + in flight: in total (${t.copies.matched} = ${t.copies.matched - t.copies.inFlight} + ${t.copies.inFlight}), in every phase` +
+      `${badPhases.length ? ` (NOT in ${badPhases.join(', ')})` : ''}, and in ${i.live.checks} live checks during traffic with up to ${i.live.maxInFlight} copies in flight` +
+      [...i.idleProblems, ...i.live.problems.slice(0, 3)].map((p) => `\n      ${p}`).join(''),
+  );
+
+  const delivered = t.copies.outcomes.delivered ?? 0;
+  const offPhases = i.phases.filter((p) => (p.copies.outcomes.delivered ?? 0) !== p.upstreams.mirror.answered).map((p) => p.name);
+  add(
+    delivered === mirror.answered && offPhases.length === 0,
+    `copies delivered (${delivered}) = requests v2 answered (${mirror.answered})${offPhases.length ? `, but not in ${offPhases.join(', ')}` : ', in every phase'}`,
+  );
+
+  add(
+    mirror.marked === mirror.received && primary.marked === 0,
+    `every request v2 received carried x-tapwire-mirror: 1 (${mirror.marked} of ${mirror.received}); v1 received ${primary.marked} with it`,
+  );
+
+  const rejected = t.rejected.reduce((n, r) => n + r.count, 0);
+  add(
+    t.client.requests === t.served.requests + rejected && t.served.requests === primary.answered,
+    `clients sent ${t.client.requests} requests, tapwire answered ${t.served.requests} through routes (+${rejected} itself), v1 answered ${primary.answered}`,
+  );
+
+  add(
+    t.client.errorCount === 0 && t.client.notFromPrimary === 0,
+    `client errors: ${t.client.errorCount}${t.client.errorCount ? ` (${Object.entries(t.client.errors).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}; answers not from v1: ${t.client.notFromPrimary}`,
+  );
+
+  for (const p of i.phases.filter((x) => x.mirror !== 'healthy')) {
+    const p99 = p.client.latencyMs.p99;
+    // "Far below": under half the mirror's delay (or timeout), so no client could have waited on the mirror.
+    const bound = Math.min(i.settings.mirrorSlowMs, i.settings.mirrorTimeoutMs) / 2;
+    add(p99 !== null && p99 < bound, `client p99 during ${p.name}: ${p99 === null ? 'no requests' : `${p99.toFixed(1)}ms`} (must stay under ${bound}ms; v2 delay ${i.settings.mirrorSlowMs}ms, mirror timeout ${i.settings.mirrorTimeoutMs}ms)`);
+  }
+
+  if (i.metrics.error !== undefined) add(false, `GET /metrics failed: ${i.metrics.error}`);
+  else {
+    const fromMetrics = parseOutcomeLines(i.metrics.lines, i.route, i.mirror);
+    const differ = OUTCOMES.filter((o) => (fromMetrics.get(o) ?? 0) !== (t.copies.outcomes[o] ?? 0));
+    add(differ.length === 0, `/metrics tapwire_mirror_requests_total agrees with the stats API for every outcome${differ.length ? ` (except ${differ.join(', ')})` : ''}`);
+  }
+  return checks;
+}
+
+/** outcome → value of tapwire_mirror_requests_total{route,mirror,outcome} in Prometheus text. */
+export function parseOutcomeLines(lines: readonly string[], route: string, mirror: string): Map<Outcome, number> {
+  const out = new Map<Outcome, number>();
+  for (const line of lines) {
+    const m = /^tapwire_mirror_requests_total\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (labels.route !== route || labels.mirror !== mirror) continue;
+    out.set(labels.outcome as Outcome, Number(m[2]));
+  }
+  return out;
+}
+
+function sumClients(phases: readonly PhaseReport[], latencyMs: LatencySummary): ClientSide {
+  const byStatus: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  let requests = 0;
+  let notFromPrimary = 0;
+  for (const p of phases) {
+    requests += p.client.requests;
+    notFromPrimary += p.client.notFromPrimary;
+    for (const [k, v] of Object.entries(p.client.byStatus)) byStatus[k] = (byStatus[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(p.client.errors)) errors[k] = (errors[k] ?? 0) + v;
+  }
+  return { requests, byStatus, errors, errorCount: Object.values(errors).reduce((n, v) => n + v, 0), notFromPrimary, latencyMs };
+}

@@ -1,0 +1,130 @@
+// The demo's traffic generator: a mix of API calls over keep-alive node:http clients, at a bounded rate
+// and bounded concurrency, timing each one as the client sees it (until the last body byte).
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+export interface TrafficResult {
+  readonly method: string;
+  /** the status the client got; undefined when the request failed */
+  readonly status?: number;
+  /** transport error code (ECONNRESET, timeout, ...) */
+  readonly error?: string;
+  /** the x-served-by header: which upstream really answered */
+  readonly servedBy?: string;
+  readonly ms: number;
+}
+
+export interface TrafficOptions {
+  readonly host: string;
+  readonly port: number;
+  /** requests per second, across all workers */
+  readonly rate: number;
+  readonly concurrency: number;
+  /** a request that takes longer is abandoned and counted as an error */
+  readonly timeoutMs?: number;
+  readonly random?: () => number;
+  readonly onResult: (r: TrafficResult) => void;
+}
+
+interface Call {
+  readonly method: string;
+  readonly path: string;
+  readonly body?: string;
+}
+
+/** The mix: mostly reads, some writes (mirrored only because the demo's v2 is sandboxed), a few 404s. */
+export function pickCall(random: () => number): Call {
+  const r = random();
+  const n = (max: number) => 1 + Math.floor(random() * max);
+  // ids up to 1050 against 1000 users: about 5% of user lookups are honest 404s
+  if (r < 0.45) return { method: 'GET', path: `/api/users/${n(1050)}` };
+  if (r < 0.7) return { method: 'GET', path: `/api/items?page=${n(20)}` };
+  if (r < 0.85) return { method: 'POST', path: '/api/orders', body: JSON.stringify({ items: Array.from({ length: n(5) }, () => ({ sku: `sku-${n(500)}`, qty: n(3) })) }) };
+  if (r < 0.9) return { method: 'HEAD', path: `/api/users/${n(1000)}` };
+  if (r < 0.95) return { method: 'OPTIONS', path: '/api/items' };
+  return { method: 'GET', path: '/health' };
+}
+
+export class Traffic {
+  readonly #opts: TrafficOptions;
+  readonly #agent: http.Agent;
+  readonly #random: () => number;
+  readonly #interval: number;
+  #next = 0;
+  #running = false;
+  #workers: Promise<void>[] = [];
+  #inFlight = 0;
+
+  constructor(opts: TrafficOptions) {
+    this.#opts = opts;
+    this.#random = opts.random ?? Math.random;
+    this.#interval = 1000 / Math.max(0.001, opts.rate);
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#next = performance.now();
+    this.#workers = Array.from({ length: this.#opts.concurrency }, () => this.#worker());
+  }
+
+  /** Stops sending; resolves once every request already sent has finished. */
+  async pause(): Promise<void> {
+    this.#running = false;
+    await Promise.all(this.#workers);
+    this.#workers = [];
+  }
+
+  async close(): Promise<void> {
+    await this.pause();
+    this.#agent.destroy();
+  }
+
+  async #worker(): Promise<void> {
+    while (this.#running) {
+      const now = performance.now();
+      // After a stall, do not fire a burst to catch up: the rate is a ceiling, not a quota.
+      if (this.#next < now - 50) this.#next = now;
+      const wait = this.#next - now;
+      this.#next += this.#interval;
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (!this.#running) break;
+      this.#opts.onResult(await this.#send(pickCall(this.#random)));
+    }
+  }
+
+  #send(call: Call): Promise<TrafficResult> {
+    const { host, port } = this.#opts;
+    const started = performance.now();
+    this.#inFlight++;
+    return new Promise<TrafficResult>((resolve) => {
+      let done = false;
+      const finish = (r: Omit<TrafficResult, 'ms' | 'method'>): void => {
+        if (done) return;
+        done = true;
+        this.#inFlight--;
+        resolve({ method: call.method, ms: performance.now() - started, ...r });
+      };
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (call.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(call.body));
+      }
+      const req = http.request({ host, port, method: call.method, path: call.path, headers, agent: this.#agent }, (res) => {
+        const servedBy = res.headers['x-served-by'];
+        res.on('data', () => undefined);
+        res.on('end', () => finish({ status: res.statusCode ?? 0, ...(typeof servedBy === 'string' ? { servedBy } : {}) }));
+        res.on('error', (err: NodeJS.ErrnoException) => finish({ error: err.code ?? err.message }));
+        res.on('close', () => finish({ error: 'ABORTED' }));
+      });
+      req.setTimeout(this.#opts.timeoutMs ?? 5000, () => req.destroy(Object.assign(new Error('client timeout'), { code: 'CLIENT_TIMEOUT' })));
+      req.on('error', (err: NodeJS.ErrnoException) => finish({ error: err.code ?? err.message }));
+      req.end(call.body);
+    });
+  }
+}

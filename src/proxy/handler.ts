@@ -1,0 +1,278 @@
+// The client-facing handler: check, route, stream to the primary and back. It hands each request to the
+// injected hooks (mirroring, later capture) and never waits on them.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import type { ResolvedConfig, ResolvedRoute } from '../config/types.ts';
+import { errorBody, type ErrorCode } from '../core/errors.ts';
+import type { Tap } from '../core/events.ts';
+import type { Exchange } from '../core/exchange.ts';
+import type { ProxyHooks, RequestObserver } from '../core/hooks.ts';
+import { requestHeaders, responseHeaders } from '../upstream/headers.ts';
+import type { UpstreamPool } from '../upstream/pool.ts';
+import { hostOnly, matchRoute } from './match.ts';
+import { checkRequest, clientAddress, isRejection, parseTarget, plainAddress, type Rejection } from './request.ts';
+
+/** What a request binds to when it arrives; a reload swaps the whole snapshot at once. */
+export interface ProxySnapshot {
+  readonly config: ResolvedConfig;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+}
+
+export interface HandlerDeps {
+  readonly snapshot: () => ProxySnapshot;
+  readonly hooks: ProxyHooks;
+  readonly tap: Tap;
+  readonly proto: 'http' | 'https';
+  /** true once SIGTERM arrived: responses then carry Connection: close */
+  readonly draining: () => boolean;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+function send(res: ServerResponse, status: number, code: ErrorCode, message: string, close: boolean): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(code, message);
+  const headers: string[] = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
+  if (close) headers.push('Connection', 'close');
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** Maps a client error of the primary request to tapwire's answer. */
+function primaryFailure(err: NodeJS.ErrnoException, timedOut: boolean, connecting: boolean): Rejection {
+  const code = err.code ?? '';
+  if (timedOut) return { status: 504, code: 'TW_ERR_UPSTREAM_TIMEOUT', message: connecting ? 'primary connect timeout' : 'primary did not answer in time' };
+  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'EPROTO' || err.message.includes('SSL'))
+    return { status: 502, code: 'TW_ERR_UPSTREAM_TLS', message: 'TLS handshake with the primary failed' };
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_'))
+    return { status: 502, code: 'TW_ERR_UPSTREAM_RESET', message: 'primary reset the connection or answered garbage' };
+  return { status: 502, code: 'TW_ERR_UPSTREAM_CONNECT', message: `primary unreachable (${code || 'error'})` };
+}
+
+export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { tap, hooks } = deps;
+
+  const reject = (res: ServerResponse, r: Rejection, close = true): void => {
+    tap.emit('reject', { code: r.code, status: r.status });
+    send(res, r.status, r.code, r.message, close);
+  };
+
+  return function handle(req, res) {
+    const t0 = performance.now();
+    const snap = deps.snapshot();
+    const { config } = snap;
+    const problem = checkRequest(req, config.limits);
+    if (problem) return reject(res, problem);
+    const target = parseTarget(req);
+    if (isRejection(target)) return reject(res, target);
+
+    const peer = plainAddress(req.socket.remoteAddress);
+    const source = clientAddress(peer, req.headers['x-forwarded-for'] as string | undefined, config.trustedProxies);
+    const headers = req.headers;
+    const route = matchRoute(config.routes, {
+      method: req.method!,
+      host: hostOnly(headers.host),
+      path: target.pathname,
+      rawQuery: target.rawQuery,
+      header: (name) => {
+        const v = headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+      source,
+    });
+    if (!route) return reject(res, { status: 404, code: 'TW_ERR_NO_ROUTE', message: 'no route matches this request' }, false);
+
+    const cl = headers['content-length'];
+    const chunked = headers['transfer-encoding'] !== undefined;
+    const contentLength = cl !== undefined ? Number(cl) : chunked ? -1 : 0;
+    if (contentLength > route.maxBodyBytes) {
+      return reject(res, { status: 413, code: 'TW_ERR_BODY_TOO_LARGE', message: `body larger than ${route.maxBodyBytes} bytes` });
+    }
+    forward(req, res, snap, route, target.path, source, contentLength, chunked, t0);
+  };
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    snap: ProxySnapshot,
+    route: ResolvedRoute,
+    path: string,
+    source: string,
+    contentLength: number,
+    chunked: boolean,
+    t0: number,
+  ): void {
+    const pool = snap.pools.get(route.primary)!;
+    const upstream = pool.upstream;
+    const method = req.method!;
+    const fwd = requestHeaders(req.rawHeaders, { clientAddress: source, proto: deps.proto, chunked });
+    if (req.headers.host === undefined) fwd.push('Host', pool.pick().url.host);
+    const hasBody = contentLength !== 0;
+
+    const observer: RequestObserver | undefined = route.mirrors.length
+      ? hooks.observe({ route: route.name, at: Date.now(), t0, method, path, headers: fwd, source, contentLength, host: req.headers.host ?? '' })
+      : undefined;
+    const keepBody = observer?.wantsPrimaryBody === true;
+    const cap = snap.config.mirroring.maxResponseBytes;
+    const timeoutMs = route.timeoutMs ?? upstream.timeoutMs;
+
+    let status = 0;
+    let error: string | undefined;
+    let headersMs: number | undefined;
+    let respHeaders: string[] | undefined;
+    let bodyBytes = 0;
+    let kept: Buffer[] | undefined;
+    let reqDone = !hasBody;
+    let finished = false;
+    let retried = false;
+
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      const totalMs = performance.now() - t0;
+      tap.emit('exchange', { route: route.name, upstream: upstream.name, status, durationMs: totalMs, ...(error ? { error } : {}) });
+      if (observer) {
+        const exchange: Exchange = {
+          role: 'primary',
+          upstream: upstream.name,
+          ...(status && !error ? { status } : {}),
+          ...(respHeaders ? { headers: respHeaders } : {}),
+          ...(kept ? { body: Buffer.concat(kept) } : {}),
+          bodyBytes,
+          truncated: bodyBytes > cap,
+          timings: { startMs: 0, ...(headersMs !== undefined ? { headersMs } : {}), totalMs },
+          ...(error ? { error } : {}),
+        };
+        observer.primaryDone(exchange);
+      }
+    };
+
+    const start = (): http.ClientRequest => {
+      const t = pool.pick();
+      const options: http.RequestOptions = {
+        host: t.url.hostname.startsWith('[') ? t.url.hostname.slice(1, -1) : t.url.hostname,
+        port: t.url.port || (t.secure ? 443 : 80),
+        method,
+        path,
+        headers: fwd,
+        agent: t.agent,
+        setHost: false,
+      };
+      return t.secure ? https.request(options) : http.request(options);
+    };
+
+    const attach = (up: http.ClientRequest): void => {
+      let timedOut = false;
+      let connecting = false;
+      up.setTimeout(timeoutMs, () => {
+        timedOut = true;
+        up.destroy();
+      });
+      up.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        connecting = true;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          up.destroy();
+        }, upstream.connectTimeoutMs);
+        socket.once('connect', () => {
+          connecting = false;
+          clearTimeout(timer);
+        });
+        socket.once('close', () => clearTimeout(timer));
+      });
+      up.on('response', (upRes) => {
+        headersMs = performance.now() - t0;
+        status = upRes.statusCode ?? 502;
+        respHeaders = responseHeaders(upRes.rawHeaders);
+        if (deps.draining()) respHeaders.push('Connection', 'close');
+        if (res.destroyed) {
+          upRes.destroy();
+          return;
+        }
+        res.writeHead(status, upRes.statusMessage, respHeaders);
+        if (keepBody) kept = [];
+        upRes.on('data', (chunk: Buffer) => {
+          if (kept && bodyBytes < cap) kept.push(bodyBytes + chunk.length <= cap ? chunk : chunk.subarray(0, cap - bodyBytes));
+          bodyBytes += chunk.length;
+        });
+        upRes.on('end', finish);
+        upRes.on('error', () => {
+          // The primary broke mid-body: the client cannot get a whole answer; close its connection.
+          error = 'TW_ERR_UPSTREAM_RESET';
+          res.destroy();
+          finish();
+        });
+        upRes.pipe(res);
+      });
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        if (status !== 0) return; // handled by the response's error path
+        if (res.destroyed || res.writableEnded) return finish();
+        // A keep-alive socket the primary closed while we reused it: retry once when nothing can repeat a side effect.
+        if (!retried && !timedOut && up.reusedSocket && !hasBody && IDEMPOTENT.has(method) && err.code === 'ECONNRESET') {
+          retried = true;
+          const again = start();
+          attach(again);
+          again.end();
+          return;
+        }
+        const r = primaryFailure(err, timedOut, connecting);
+        error = r.code;
+        status = r.status;
+        tap.emit('reject', { code: r.code, status: r.status });
+        send(res, r.status, r.code, r.message, !reqDone);
+        finish();
+      });
+      current = up;
+    };
+
+    let current: http.ClientRequest;
+    attach(start());
+
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        // The client went away: abort the primary, and tell the observer if its body was incomplete.
+        current.destroy();
+        if (!reqDone) observer?.abort();
+        if (!error) error = 'client_aborted';
+        finish();
+      }
+    });
+
+    if (!hasBody) {
+      current!.end();
+      observer?.end();
+      return;
+    }
+    let received = 0;
+    const limit = route.maxBodyBytes;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) {
+        // Chunked bodies reveal their size only as they stream: stop at the cap.
+        req.unpipe(current);
+        current.destroy();
+        observer?.abort();
+        reqDone = true;
+        error = 'TW_ERR_BODY_TOO_LARGE';
+        status = 413;
+        tap.emit('reject', { code: 'TW_ERR_BODY_TOO_LARGE', status: 413 });
+        send(res, 413, 'TW_ERR_BODY_TOO_LARGE', `body larger than ${limit} bytes`, true);
+        finish();
+        return;
+      }
+      observer?.data(chunk);
+    });
+    req.on('end', () => {
+      if (reqDone) return;
+      reqDone = true;
+      observer?.end();
+    });
+    req.pipe(current!);
+  }
+}
+

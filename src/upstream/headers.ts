@@ -1,0 +1,93 @@
+// Header rules shared by the primary and the copies: hop-by-hop removal (RFC 9110 §7.6.1), forwarding headers.
+import type { RawHeaders } from '../core/exchange.ts';
+
+/** Headers that describe one connection, never the message (RFC 9110 §7.6.1, plus legacy Proxy-Connection). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers a Connection option may never remove: routing and framing, and what tapwire itself decides. */
+const PROTECTED = new Set(['host', 'content-length', 'content-type']);
+
+/** The marker on every copy; a client can never set it (reliability-anchors §4.2). */
+export const MIRROR_MARKER = 'x-tapwire-mirror';
+
+/** Lower-case names listed in Connection headers (RFC 9110 §7.6.1: these are hop-by-hop too). */
+function connectionOptions(raw: RawHeaders): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name && !PROTECTED.has(name)) (names ??= new Set()).add(name);
+    }
+  }
+  return names;
+}
+
+export interface ForwardContext {
+  /** the peer address to append to X-Forwarded-For */
+  readonly clientAddress: string;
+  readonly proto: 'http' | 'https';
+  /** headers tapwire strips from client requests on top of hop-by-hop ones (lower-case) */
+  readonly strip?: ReadonlySet<string>;
+  /** keep `Transfer-Encoding: chunked` because the body is streamed without a length */
+  readonly chunked: boolean;
+}
+
+/**
+ * The request headers sent to the primary: client headers in their order, minus hop-by-hop ones and the
+ * mirror marker and Expect (tapwire answered it), then X-Forwarded-For/-Proto/-Host. Host is preserved.
+ */
+export function requestHeaders(raw: RawHeaders, ctx: ForwardContext): string[] {
+  const named = connectionOptions(raw);
+  const out: string[] = [];
+  let xff: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || lower === 'expect' || lower === MIRROR_MARKER) continue;
+    if (named?.has(lower) || ctx.strip?.has(lower)) continue;
+    if (lower === 'x-forwarded-for') {
+      xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`;
+      continue;
+    }
+    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
+    if (lower === 'host') host = raw[i + 1]!;
+    out.push(name, raw[i + 1]!);
+  }
+  if (ctx.chunked) out.push('Transfer-Encoding', 'chunked');
+  out.push('X-Forwarded-For', xff === undefined ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`);
+  out.push('X-Forwarded-Proto', ctx.proto);
+  if (host !== undefined) out.push('X-Forwarded-Host', host);
+  return out;
+}
+
+/** The response headers given to the client: the primary's, minus hop-by-hop ones (Node re-frames the body). */
+export function responseHeaders(raw: RawHeaders): string[] {
+  const named = connectionOptions(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** First value of a header in a raw list (case-insensitive), or undefined. */
+export function rawHeader(raw: RawHeaders, lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
