@@ -11,7 +11,7 @@ import type { Outcome } from '../core/outcomes.ts';
 import { copyHeaders } from './copy.ts';
 import { MirrorPool } from './pools.ts';
 import { cookieValue, sampleKey, shouldSample } from './sample.ts';
-import { classify } from './classify.ts';
+import { sendCopy, type ActiveCopy } from './send.ts';
 
 interface MirrorCounters {
   inFlight: number;
@@ -40,7 +40,7 @@ export class Mirroring implements ProxyHooks {
   #routes = new Map<string, ResolvedRoute>();
   #pools = new Map<string, { key: string; pool: MirrorPool }>();
   readonly #counters = new Map<string, MirrorCounters>();
-  readonly #active = new Set<AbortController>();
+  readonly #active = new Set<ActiveCopy>();
   /** request-body bytes currently held for copies, across all requests */
   #buffered = 0;
   #closed = false;
@@ -213,7 +213,7 @@ export class Mirroring implements ProxyHooks {
         const sendBody = body;
         for (const c of copies) {
           if (c.done) continue;
-          this.#send(route, info, c, sendBody, wantsTrial).then(settled, settled);
+          this.#send(route, info, c, sendBody, wantsTrial, settled);
         }
         release();
       },
@@ -227,83 +227,41 @@ export class Mirroring implements ProxyHooks {
     };
   }
 
-  async #send(route: ResolvedRoute, info: RequestInfo, copy: Copy, body: Buffer | undefined, keep: boolean): Promise<void> {
+  #send(route: ResolvedRoute, info: RequestInfo, copy: Copy, body: Buffer | undefined, keep: boolean, settled: () => void): void {
     const { mirror } = copy;
     const entry = this.#pools.get(mirror.upstream);
-    if (!entry) return this.#end(route.name, copy, 'shutdown', true);
-    const { pool, host } = entry.pool.pick();
-    const started = performance.now();
-    const controller = new AbortController();
-    let why: Outcome | undefined;
-    const timer = setTimeout(() => {
-      why = 'timeout';
-      controller.abort();
-    }, mirror.timeoutMs);
-    this.#active.add(controller);
-    (controller as AbortController & { why?: (o: Outcome) => void }).why = (o) => {
-      why = o;
-      controller.abort();
-    };
-    const cap = this.#config.mirroring.maxResponseBytes;
-    let status: number | undefined;
-    let headersMs: number | undefined;
-    let bodyBytes = 0;
-    let truncated = false;
-    let kept: Buffer[] | undefined;
-    let outcome: Outcome = 'delivered';
-    let respHeaders: string[] | undefined;
-    try {
-      const res = await pool.request({
-        method: info.method,
-        path: info.path,
-        headers: copyHeaders(info.headers, mirror, info.host, host),
-        ...(body ? { body } : {}),
-        signal: controller.signal,
-        headersTimeout: mirror.timeoutMs,
-        bodyTimeout: mirror.timeoutMs,
-      });
-      status = res.statusCode;
-      headersMs = performance.now() - started;
-      if (keep) {
-        kept = [];
-        const h = res.headers;
-        respHeaders = [];
-        for (const k in h) {
-          const v = h[k];
-          if (Array.isArray(v)) for (const x of v) respHeaders.push(k, x);
-          else if (v !== undefined) respHeaders.push(k, v);
-        }
-      }
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (kept && bodyBytes < cap) kept.push(bodyBytes + chunk.length <= cap ? chunk : chunk.subarray(0, cap - bodyBytes));
-        bodyBytes += chunk.length;
-        if (bodyBytes > cap) {
-          // An endless or huge answer is cut at the cap (Envoy CVE-2024-34364 was an unbounded mirror buffer).
-          truncated = true;
-          res.body.destroy();
-          break;
-        }
-      }
-    } catch (err) {
-      outcome = why ?? classify(err);
-    } finally {
-      clearTimeout(timer);
-      this.#active.delete(controller);
+    if (!entry) {
+      this.#end(route.name, copy, 'shutdown', true);
+      return settled();
     }
-    const durationMs = performance.now() - started;
-    copy.exchange = {
-      role: 'mirror',
-      upstream: mirror.upstream,
-      ...(status !== undefined && outcome === 'delivered' ? { status } : {}),
-      ...(respHeaders ? { headers: respHeaders } : {}),
-      ...(kept ? { body: Buffer.concat(kept) } : {}),
-      bodyBytes,
-      truncated,
-      timings: { startMs: started - info.t0, ...(headersMs !== undefined ? { headersMs } : {}), totalMs: durationMs },
-      outcome,
-      ...(outcome !== 'delivered' ? { error: outcome } : {}),
+    const { pool, host } = entry.pool.pick();
+    const startMs = performance.now() - info.t0;
+    const request = {
+      method: info.method,
+      path: info.path,
+      headers: copyHeaders(info.headers, mirror, info.host, host),
+      timeoutMs: mirror.timeoutMs,
+      cap: this.#config.mirroring.maxResponseBytes,
+      keep,
+      ...(body ? { body } : {}),
     };
-    this.#end(route.name, copy, outcome, true, durationMs, outcome === 'delivered' ? status : undefined);
+    sendCopy(pool, request, this.#active, (r) => {
+      const delivered = r.outcome === 'delivered';
+      copy.exchange = {
+        role: 'mirror',
+        upstream: mirror.upstream,
+        ...(r.status !== undefined ? { status: r.status } : {}),
+        ...(r.headers ? { headers: r.headers } : {}),
+        ...(r.body ? { body: r.body } : {}),
+        bodyBytes: r.bodyBytes,
+        truncated: r.truncated,
+        timings: { startMs, ...(r.headersMs !== undefined ? { headersMs: r.headersMs } : {}), totalMs: r.totalMs },
+        outcome: r.outcome,
+        ...(delivered ? {} : { error: r.outcome }),
+      };
+      this.#end(route.name, copy, r.outcome, true, r.totalMs, delivered ? r.status : undefined);
+      settled();
+    });
   }
 
   /**
@@ -314,7 +272,7 @@ export class Mirroring implements ProxyHooks {
     this.#closed = true;
     const until = performance.now() + deadlineMs;
     while (this.#active.size > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
-    for (const c of this.#active) (c as AbortController & { why?: (o: Outcome) => void }).why?.('shutdown');
+    for (const c of [...this.#active]) c.cancel('shutdown');
     while (this.inFlight > 0 && performance.now() < until + 1000) await new Promise((r) => setTimeout(r, 10));
   }
 

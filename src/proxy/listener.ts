@@ -48,12 +48,13 @@ export function createListener(config: ResolvedConfig, handler: Handler, tap: Ta
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const [status, reason, code] = clientErrorStatus(err.code);
-    tap.emit('reject', { code, status });
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A peer that resets or closes its connection is not a rejected request: nothing to answer, nothing to count.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
       socket.destroy();
       return;
     }
+    const [status, reason, code] = clientErrorStatus(err.code);
+    tap.emit('reject', { code, status });
     rawReply(socket, status, reason, code, status === 400 ? `malformed request (${err.code ?? 'parse error'})` : reason);
   });
   // CONNECT would open a tunnel to wherever the client says: never (reliability-anchors §2 row 11).
