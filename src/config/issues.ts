@@ -1,7 +1,7 @@
 // Config issues: the shape every loader reports, key-path formatting, and zod issues turned into plain sentences.
 import type { z } from 'zod';
 import { describe } from './fields.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean, suggest } from './suggest.ts';
 import type { ResolvedConfig } from './types.ts';
 
 export interface ConfigIssue {
@@ -20,6 +20,8 @@ export interface RawIssue {
   path: Path;
   message: string;
   atKey?: boolean;
+  /** for an unknown key: the known key it probably meant */
+  meant?: string;
 }
 
 /** `routes[0].mirrors[0].percentage`; keys that are not plain words are quoted: `upstreams["api.v1"].url`. */
@@ -84,10 +86,14 @@ export function fromZodIssue(issue: ZodIssue, schema: Schema, base: Path = []): 
   const path = [...base, ...(issue.path as (string | number)[])];
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const known = keysAt(schema, path.filter((p) => typeof p === 'string' || typeof p === 'number'));
-      return issue.keys.map((key) => ({ path: [...path, key], atKey: true, message: `unknown key "${key}"${didYouMean(key, known)}` }));
+      const known = keysAt(schema, path);
+      return issue.keys.map((key) => {
+        const meant = suggest(key, known);
+        return { path: [...path, key], atKey: true, message: `unknown key "${key}"${meant ? ` (did you mean "${meant}"?)` : ''}`, ...(meant ? { meant } : {}) };
+      });
     }
     case 'invalid_union': {
+      if (issue.input === undefined) return [{ path, message: 'required' }];
       // Keep only the branches the value was meant for (those that did not fail on the value's type itself).
       const meant = issue.errors.filter((branch) => !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0));
       if (meant.length === 0) return [{ path, message: `${issue.message}, not ${describe(issue.input)}` }];
@@ -112,4 +118,10 @@ export function fromZodIssue(issue: ZodIssue, schema: Schema, base: Path = []): 
     default:
       return [{ path, message: issue.message }];
   }
+}
+
+/** "primary: required" next to `unknown key "primray" (did you mean "primary"?)` says the same thing twice. */
+export function dropExplained(issues: RawIssue[]): RawIssue[] {
+  const meant = new Set(issues.filter((i) => i.meant !== undefined).map((i) => formatPath([...i.path.slice(0, -1), i.meant!])));
+  return issues.filter((i) => !(i.message === 'required' && meant.has(formatPath(i.path))));
 }

@@ -45,8 +45,10 @@ function position(doc: Document, counter: LineCounter, path: Path, atKey: boolea
 
 const withPosition = (issue: ConfigIssue, pos: Position | undefined): ConfigIssue => (pos ? { ...issue, line: pos.line, col: pos.col } : issue);
 
+/** Issues in file order; those without a position (there are none today) keep their order at the end. */
 function byPosition(a: ConfigIssue, b: ConfigIssue): number {
-  return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.col ?? 0) - (b.col ?? 0);
+  const line = (i: ConfigIssue): number => i.line ?? Number.MAX_SAFE_INTEGER;
+  return line(a) - line(b) || (a.col ?? 0) - (b.col ?? 0);
 }
 
 export function loadConfigText(text: string, opts: { path?: string; env?: Record<string, string | undefined>; baseDir?: string } = {}): LoadResult {

@@ -4,7 +4,11 @@ import type { ResolvedConfig } from './types.ts';
 const SECRET_KEY = /token|secret|password|key|cert|^ca$|authorization|cookie/i;
 
 function view(value: unknown, key: string, seen: WeakSet<object>): unknown {
-  if (typeof value === 'string') return SECRET_KEY.test(key) ? '[REDACTED]' : value;
+  if (typeof value === 'string') {
+    if (SECRET_KEY.test(key)) return '[REDACTED]';
+    // postgres://user:password@host: keep the shape, drop the credentials
+    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[REDACTED]@');
+  }
   if (typeof value === 'function') return undefined;
   if (value instanceof URL) return value.href;
   if (value instanceof Map) return view(Object.fromEntries(value), key, seen);

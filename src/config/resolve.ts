@@ -3,7 +3,7 @@
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { crossCheck } from './checks.ts';
 import { readConfigFiles, type ConfigFiles, type ReadText } from './files.ts';
-import { formatPath, fromZodIssue, type LoadResult, type Path, type RawIssue } from './issues.ts';
+import { dropExplained, formatPath, fromZodIssue, type LoadResult, type Path, type RawIssue } from './issues.ts';
 import { configSchema, type ValidConfig } from './schema.ts';
 import type { ResolvedConfig, ResolvedMatch, ResolvedMirror, ResolvedRoute, ResolvedUpstream } from './types.ts';
 
@@ -33,7 +33,7 @@ export function checkAndResolve(raw: unknown, opts: ResolveOptions = {}): Checke
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   const blocked = opts.blocked ?? [];
   if (!parsed.success) {
-    const issues = parsed.error.issues.flatMap((i) => fromZodIssue(i, configSchema));
+    const issues = dropExplained(parsed.error.issues.flatMap((i) => fromZodIssue(i, configSchema)));
     return { ok: false, issues: issues.filter((i) => !blocked.some((b) => startsWith(i.path, b))) };
   }
   if (blocked.length) return { ok: false, issues: [] };

@@ -29,7 +29,8 @@ export function suggest(word: string, candidates: Iterable<string>): string | un
   for (const candidate of candidates) {
     if (candidate === word) continue;
     const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance > limit || distance > bestDistance) continue;
+    // Replacing every letter ("b" → "a") is not a typo.
+    if (distance > limit || distance >= word.length || distance > bestDistance) continue;
     tied = distance === bestDistance;
     if (!tied) {
       best = candidate;
