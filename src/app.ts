@@ -49,6 +49,10 @@ function buildPools(config: ResolvedConfig, previous?: ReadonlyMap<string, Upstr
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+function nonZero(counts: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+}
+
 export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
   const logger = opts.logger ?? createLogger({ level: initial.log.level });
   const tap = new Tap();
@@ -151,16 +155,23 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
         const closed = new Promise<void>((r) => s.close(() => r()));
         s.closeIdleConnections();
         const left = Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started));
-        await Promise.race([closed, sleep(left)]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
         s.closeAllConnections();
       }
       await mirroring.drain(Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started)));
       await mirroring.close();
       for (const p of snapshot.pools.values()) p.destroy();
       await admin?.close();
+      // What the drain did, per route and mirror, for whoever reads the last log line.
+      const final = stats.snapshot().routes.map((r) => ({
+        route: r.route,
+        mirrors: r.mirrors.map((m) => ({ mirror: m.mirror, matched: m.matched, outcomes: nonZero(m.outcomes), inFlight: m.inFlight })),
+      }));
+      logger.info({ ms: Date.now() - started, final }, 'tapwire stopped');
       metrics.close();
       stats.close();
-      logger.info({ ms: Date.now() - started }, 'tapwire stopped');
     },
   };
   return app;

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import type { PhaseReport } from '../src/demo/ledger.ts';
+import type { DemoSummary } from '../src/demo/summary.ts';
 
 const REPO = new URL('../', import.meta.url).pathname;
 const OUTCOMES = ['delivered', 'sampled_out', 'method_filtered', 'body_too_large', 'overloaded', 'client_aborted', 'timeout', 'connect_error', 'reset', 'tls_error', 'shutdown'];
@@ -38,21 +40,21 @@ function demo(args: string[], limitMs: number, onStderr?: (text: string, kill: (
   });
 }
 
-const sum = (o: Record<string, number>) => OUTCOMES.reduce((n, k) => n + (o[k] ?? 0), 0);
+const sum = (o: Partial<Record<string, number>>) => OUTCOMES.reduce((n, k) => n + (o[k] ?? 0), 0);
 
 describe('tapwire demo --duration 6s --json', () => {
   let run: Run;
-  let s: any;
-  const phase = (name: string): any => {
-    const p = s.phases.find((x: any) => x.name === name);
-    assert.ok(p, `phase ${name} missing from ${JSON.stringify(s.phases.map((x: any) => x.name))}`);
+  let s: DemoSummary;
+  const phase = (name: string): PhaseReport => {
+    const p = s.phases.find((x) => x.name === name);
+    assert.ok(p, `phase ${name} missing from ${JSON.stringify(s.phases.map((x) => x.name))}`);
     return p;
   };
 
   before(async () => {
     run = await demo(['--duration', '6s', '--json'], 45_000);
     try {
-      s = JSON.parse(run.stdout);
+      s = JSON.parse(run.stdout) as DemoSummary;
     } catch {
       assert.fail(`stdout is not JSON (exit ${run.code}, signal ${run.signal}):\n${run.stdout.slice(0, 2000)}\nstderr:\n${run.stderr.slice(-4000)}`);
     }
@@ -71,7 +73,7 @@ describe('tapwire demo --duration 6s --json', () => {
   });
 
   it('ran every phase with traffic, and the clients saw zero errors, every answer from v1', () => {
-    assert.deepEqual(s.phases.map((p: any) => p.name), ['healthy', 'mirror-slow', 'mirror-resetting', 'mirror-down', 'recovered']);
+    assert.deepEqual(s.phases.map((p) => p.name), ['warm-up', 'healthy', 'mirror-slow', 'mirror-resetting', 'mirror-down', 'recovered']);
     for (const p of s.phases) {
       assert.ok(p.client.requests >= 50, `${p.name}: only ${p.client.requests} requests`);
       assert.deepEqual(p.client.errors, {}, `${p.name}: client errors`);
@@ -100,26 +102,39 @@ describe('tapwire demo --duration 6s --json', () => {
     }
     const t = s.total.copies;
     assert.equal(t.matched, sum(t.outcomes) + t.inFlight, JSON.stringify(t));
-    assert.equal(t.matched, s.phases.reduce((n: number, p: any) => n + p.copies.matched, 0), 'phases do not add up to the total');
+    assert.equal(t.matched, s.phases.reduce((n, p) => n + p.copies.matched, 0), 'phases do not add up to the total');
     assert.ok(s.live.checks > 0, 'no live checks ran');
     assert.deepEqual(s.live.problems, []);
   });
 
   it('delivered equals what v2 itself answered, per phase and in total', () => {
-    for (const p of s.phases) assert.equal(p.copies.outcomes.delivered ?? 0, p.upstreams.mirror.answered, p.name);
-    assert.equal(s.total.copies.outcomes.delivered, s.total.upstreams.mirror.answered);
+    for (const p of [...s.phases, s.total]) {
+      const where = 'name' in p ? p.name : 'total';
+      const delivered = p.copies.outcomes.delivered ?? 0;
+      const answered = p.upstreams.mirror.answered;
+      const timeouts = p.copies.outcomes.timeout ?? 0;
+      // Exact, except that on a loaded machine v2 may finish an answer after tapwire's timeout fired: a timeout.
+      if (timeouts === 0 || ('name' in p && p.mirror === 'slow')) assert.equal(delivered, answered, where);
+      else assert.ok(answered >= delivered && answered - delivered <= timeouts, `${where}: delivered ${delivered}, v2 answered ${answered}, timeouts ${timeouts}`);
+    }
     assert.equal(s.total.upstreams.mirror.marked, s.total.upstreams.mirror.received, 'v2 got requests without the mirror marker');
   });
 
-  it('keeps the client p99 in the slow phase far below the mirror delay', () => {
-    const p99 = phase('mirror-slow').client.latencyMs.p99;
-    assert.equal(typeof p99, 'number');
-    assert.ok(p99 < s.settings.mirrorSlowMs / 3, `client p99 ${p99} ms while v2 took ${s.settings.mirrorSlowMs} ms`);
-    assert.ok(phase('mirror-slow').latencyMs.mirror.p50 >= s.settings.mirrorTimeoutMs * 0.9, 'the mirror latency does not show the timeout');
+  it('keeps the client p99 in the slow phase far below the mirror delay, and below the mirror timeout', () => {
+    const slow = phase('mirror-slow');
+    const { p50, p99 } = slow.client.latencyMs;
+    assert.ok(p50 !== null && p99 !== null, 'no client latency recorded in the slow phase');
+    // A client waiting on the copy would wait the whole timeout on every request; the bounds leave room for a busy CI machine.
+    assert.ok(p99 < s.settings.mirrorTimeoutMs, `client p99 ${p99} ms, mirror timeout ${s.settings.mirrorTimeoutMs} ms, v2 delay ${s.settings.mirrorSlowMs} ms`);
+    assert.ok(s.settings.mirrorSlowMs >= 2 * s.settings.mirrorTimeoutMs, 'the slow mode is not far beyond the timeout');
+    assert.ok(p50 < s.settings.mirrorTimeoutMs / 4, `client p50 ${p50} ms`);
+    // ...while tapwire itself saw the copies take the whole mirror timeout: the slowness was real.
+    const mirrorP50 = slow.latencyMs.mirror.p50;
+    assert.ok(mirrorP50 !== null && mirrorP50 >= s.settings.mirrorTimeoutMs * 0.9, `mirror p50 ${mirrorP50} ms does not show the timeout`);
   });
 
   it('shows tapwire_mirror_requests_total from /metrics with the same delivered count', () => {
-    const line = s.metrics.lines.find((l: string) => l.includes('outcome="delivered"') && l.includes('route="api"'));
+    const line = s.metrics.lines.find((l) => l.includes('outcome="delivered"') && l.includes('route="api"'));
     assert.ok(line, JSON.stringify(s.metrics));
     assert.equal(Number(line.split(' ').pop()), s.total.copies.outcomes.delivered);
   });
@@ -138,9 +153,9 @@ describe('tapwire demo --duration 0', () => {
     assert.ok(sent, `never reached the slow phase:\n${run.stderr.slice(-2000)}`);
     assert.equal(run.signal, null, 'killed: it did not exit on its own after SIGINT');
     assert.equal(run.code, 0, run.stderr.slice(-3000));
-    const s = JSON.parse(run.stdout);
+    const s = JSON.parse(run.stdout) as DemoSummary;
     assert.equal(s.interrupted, true);
-    assert.deepEqual(s.phases.map((p: any) => p.name), ['healthy', 'mirror-slow']);
+    assert.deepEqual(s.phases.map((p) => p.name), ['warm-up', 'healthy', 'mirror-slow']);
     assert.equal(s.total.copies.inFlight, 0);
     assert.equal(s.total.copies.matched, sum(s.total.copies.outcomes));
   });

@@ -13,6 +13,8 @@ listen: 127.0.0.1:0            # port 0: a free port, the machine may be shared
 admin:
   listen: 127.0.0.1:0
 storage: memory
+shutdown:
+  drainTimeout: 1s              # the demo lets its own traffic finish before it stops tapwire
 upstreams:
   v1: { url: ${i.primaryUrl} }
   v2:

@@ -100,10 +100,6 @@ export class Ledger {
     ];
   }
 
-  get current(): Phase | undefined {
-    return this.#current?.phase;
-  }
-
   /** The mirror's live counters from tapwire's stats. */
   mirrorStats(): MirrorStats | undefined {
     return this.#o.stats

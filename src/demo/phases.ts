@@ -1,7 +1,7 @@
 // The demo's script: which state the mirror is in during each phase, and how long each phase lasts.
 import type { UpstreamMode } from './upstreams.ts';
 
-export type PhaseName = 'healthy' | 'mirror-slow' | 'mirror-resetting' | 'mirror-down' | 'recovered';
+export type PhaseName = 'warm-up' | 'healthy' | 'mirror-slow' | 'mirror-resetting' | 'mirror-down' | 'recovered';
 
 export interface Phase {
   readonly name: PhaseName;
@@ -18,6 +18,13 @@ export const PHASES: readonly Phase[] = [
   { name: 'mirror-down', mirror: 'down', about: 'v2 stops listening: connections are refused' },
   { name: 'recovered', mirror: 'healthy', about: 'v2 is back and answers normally' },
 ];
+
+/**
+ * Before the phases: a second of healthy traffic while tapwire's code paths and connection pools warm up.
+ * Its numbers are shown on a row of their own so that cold-start latency is not read as the healthy phase's.
+ */
+export const WARM_UP: Phase = { name: 'warm-up', mirror: 'healthy', about: 'traffic while tapwire warms up (JIT, connection pools), shown on its own row' };
+export const WARM_UP_MS = 1000;
 
 /** Phase length when the demo runs until Ctrl-C (`--duration 0`). */
 export const CYCLE_PHASE_MS = 4000;

@@ -8,7 +8,7 @@ import { formatIssues, loadConfigText } from '../config/load.ts';
 import { createLogger } from '../core/log.ts';
 import { demoConfigYaml } from './config.ts';
 import { Ledger } from './ledger.ts';
-import { phaseAt, plan } from './phases.ts';
+import { WARM_UP, WARM_UP_MS, phaseAt, plan, type Phase } from './phases.ts';
 import { renderSummary } from './report.ts';
 import { summarize, type DemoSummary } from './summary.ts';
 import { formatMs } from './table.ts';
@@ -26,10 +26,10 @@ export interface DemoOptions {
   readonly signal: AbortSignal;
 }
 
-// The mirror's timeout sits between the healthy mirror's few ms and the slow mode's delay, so the slow
-// phase shows timeouts; maxInFlight is low enough that at the default rate the slow phase also shows it biting.
+// The mirror's timeout sits between the healthy mirror's few ms and the slow mode's delay, well clear of
+// both so that even a busy machine's scheduling noise cannot turn a timeout into a delivery; maxInFlight is low enough that at the default rate the slow phase also shows it biting.
 const MIRROR_TIMEOUT_MS = 200;
-const MIRROR_SLOW_MS = 300;
+const MIRROR_SLOW_MS = 500;
 const MAX_IN_FLIGHT = 32;
 const ROUTE = 'api';
 const MIRROR = 'v2';
@@ -58,7 +58,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const { phaseMs, count } = plan(o.durationMs);
     say(
       [
-        `tapwire demo: ${count === Infinity ? 'until Ctrl-C' : formatMs(o.durationMs)}, phases of ${formatMs(phaseMs)}, up to ${o.rate} requests/s over ${o.concurrency} keep-alive connections`,
+        `tapwire demo: ${formatMs(WARM_UP_MS)} warm-up, then ${count === Infinity ? 'phases' : `${count} phases`} of ${formatMs(phaseMs)}${count === Infinity ? ' until Ctrl-C' : ''}, up to ${o.rate} requests/s over ${o.concurrency} keep-alive connections`,
         `  v1 (primary)            ${v1.url}`,
         `  v2 (mirror, sandboxed)  ${v2.url}`,
         `  tapwire                 ${tapwireUrl}`,
@@ -85,25 +85,28 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     cleanup.unshift(() => clearInterval(timer));
 
     const t0 = performance.now();
-    for (let i = 0; i < count && !o.signal.aborted; i++) {
-      const phase = phaseAt(i);
+    const runPhase = async (phase: Phase, ms: number, label: string): Promise<void> => {
       await v2.setMode(phase.mirror);
       ledger.begin(phase);
       const about = phase.about.replace('{slow}', formatMs(MIRROR_SLOW_MS)).replace('{timeout}', formatMs(MIRROR_TIMEOUT_MS));
       const secs = ((performance.now() - t0) / 1000).toFixed(1).padStart(5);
-      say(`[${secs}s] phase ${i + 1}${count === Infinity ? '' : `/${count}`}  ${phase.name.padEnd(16)}  ${about}`);
+      say(`[${secs}s] ${label.padEnd(9)}  ${phase.name.padEnd(16)}  ${about}`);
       traffic.start();
-      await sleep(phaseMs, undefined, { signal: o.signal }).catch(() => undefined);
+      await sleep(ms, undefined, { signal: o.signal }).catch(() => undefined);
       await traffic.pause();
       await settle(app, ledger, [v1, v2]);
       ledger.end();
+    };
+    await runPhase(WARM_UP, WARM_UP_MS, 'phase 0');
+    for (let i = 0; i < count && !o.signal.aborted; i++) {
+      await runPhase(phaseAt(i), phaseMs, `phase ${i + 1}${count === Infinity ? '' : `/${count}`}`);
     }
     if (o.signal.aborted) say('\ninterrupted: traffic stopped, the phase in progress is counted as far as it went');
     clearInterval(timer);
 
     const metrics = await scrape(adminUrl);
     const summary = summarize({
-      settings: { durationMs: o.durationMs, phaseMs, rate: o.rate, concurrency: o.concurrency, mirrorTimeoutMs: MIRROR_TIMEOUT_MS, mirrorSlowMs: MIRROR_SLOW_MS, maxInFlight: MAX_IN_FLIGHT },
+      settings: { durationMs: o.durationMs, warmUpMs: WARM_UP_MS, phaseMs, rate: o.rate, concurrency: o.concurrency, mirrorTimeoutMs: MIRROR_TIMEOUT_MS, mirrorSlowMs: MIRROR_SLOW_MS, maxInFlight: MAX_IN_FLIGHT },
       addresses: { tapwire: tapwireUrl, admin: adminUrl, primary: v1.url, mirror: v2.url },
       interrupted: o.signal.aborted,
       phases: ledger.phases(),

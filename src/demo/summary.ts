@@ -12,6 +12,7 @@ export interface Check {
 
 export interface DemoSettings {
   readonly durationMs: number;
+  readonly warmUpMs: number;
   readonly phaseMs: number;
   readonly rate: number;
   readonly concurrency: number;
@@ -107,11 +108,19 @@ function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
       [...i.idleProblems, ...i.live.problems.slice(0, 3)].map((p) => `\n      ${p}`).join(''),
   );
 
+  // v2 may finish an answer that tapwire has already given up on (its timer fired first, e.g. on a busy
+  // machine): that copy is a timeout, not a delivery. So v2's count may exceed `delivered`, by at most the timeouts.
   const delivered = t.copies.outcomes.delivered ?? 0;
-  const offPhases = i.phases.filter((p) => (p.copies.outcomes.delivered ?? 0) !== p.upstreams.mirror.answered).map((p) => p.name);
+  const late = (answered: number, d: number, timeouts: number) => answered - d >= 0 && answered - d <= timeouts;
+  const offPhases = i.phases
+    .filter((p) => !late(p.upstreams.mirror.answered, p.copies.outcomes.delivered ?? 0, p.copies.outcomes.timeout ?? 0))
+    .map((p) => p.name);
+  const extra = mirror.answered - delivered;
   add(
-    delivered === mirror.answered && offPhases.length === 0,
-    `copies delivered (${delivered}) = requests v2 answered (${mirror.answered})${offPhases.length ? `, but not in ${offPhases.join(', ')}` : ', in every phase'}`,
+    late(mirror.answered, delivered, t.copies.outcomes.timeout ?? 0) && offPhases.length === 0,
+    `copies delivered (${delivered}) = requests v2 answered (${mirror.answered})` +
+      (extra !== 0 ? ` - ${extra} that v2 finished after tapwire's timeout had fired (timeouts: ${t.copies.outcomes.timeout ?? 0})` : '') +
+      (offPhases.length ? `; does NOT add up in ${offPhases.join(', ')}` : ', in every phase'),
   );
 
   add(
@@ -131,10 +140,15 @@ function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
   );
 
   for (const p of i.phases.filter((x) => x.mirror !== 'healthy')) {
-    const p99 = p.client.latencyMs.p99;
-    // "Far below": under half the mirror's delay (or timeout), so no client could have waited on the mirror.
-    const bound = Math.min(i.settings.mirrorSlowMs, i.settings.mirrorTimeoutMs) / 2;
-    add(p99 !== null && p99 < bound, `client p99 during ${p.name}: ${p99 === null ? 'no requests' : `${p99.toFixed(1)}ms`} (must stay under ${bound}ms; v2 delay ${i.settings.mirrorSlowMs}ms, mirror timeout ${i.settings.mirrorTimeoutMs}ms)`);
+    const { p50, p99 } = p.client.latencyMs;
+    // A client that waited on the copy would wait at least the mirror timeout, every time: p50 would show it
+    // first. The p99 bound is the timeout itself, so that a busy machine's noise alone does not fail the run.
+    const bound = i.settings.mirrorTimeoutMs;
+    const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}ms`);
+    add(
+      p50 !== null && p99 !== null && p99 < bound && p50 < bound / 4,
+      `clients did not wait on v2 during ${p.name}: p50 ${ms(p50)}, p99 ${ms(p99)} (limits ${bound / 4}ms and ${bound}ms, the mirror timeout; v2's slow mode takes ${i.settings.mirrorSlowMs}ms)`,
+    );
   }
 
   if (i.metrics.error !== undefined) add(false, `GET /metrics failed: ${i.metrics.error}`);
@@ -152,9 +166,10 @@ export function parseOutcomeLines(lines: readonly string[], route: string, mirro
   for (const line of lines) {
     const m = /^tapwire_mirror_requests_total\{([^}]*)\}\s+(\S+)/.exec(line);
     if (!m) continue;
-    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (labels.route !== route || labels.mirror !== mirror) continue;
-    out.set(labels.outcome as Outcome, Number(m[2]));
+    const labels = new Map<string, string>();
+    for (const x of m[1]!.matchAll(/(\w+)="([^"]*)"/g)) labels.set(x[1]!, x[2]!);
+    if (labels.get('route') !== route || labels.get('mirror') !== mirror) continue;
+    out.set(labels.get('outcome') as Outcome, Number(m[2]));
   }
   return out;
 }

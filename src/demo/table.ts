@@ -2,11 +2,11 @@
 
 export type Cell = string | number | null | undefined;
 
-/** Numbers right-aligned, text left-aligned; a missing value shows as "-". */
+/** Numeric columns (numbers, or strings such as "4.1") right-aligned, text left-aligned; a missing value shows as "-". */
 export function table(header: readonly string[], rows: readonly (readonly Cell[])[], indent = '  '): string {
   const text = (c: Cell): string => (c === null || c === undefined ? '-' : typeof c === 'number' ? formatNumber(c) : c);
   const cells = [header.map((h) => h), ...rows.map((r) => r.map(text))];
-  const numeric = header.map((_, i) => rows.some((r) => typeof r[i] === 'number'));
+  const numeric = header.map((_, i) => rows.every((r) => r[i] === null || r[i] === undefined || typeof r[i] === 'number' || /^-?\d+(\.\d+)?$/.test(r[i])));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) =>
     indent +

@@ -53,17 +53,12 @@ export class Traffic {
   #next = 0;
   #running = false;
   #workers: Promise<void>[] = [];
-  #inFlight = 0;
 
   constructor(opts: TrafficOptions) {
     this.#opts = opts;
     this.#random = opts.random ?? Math.random;
     this.#interval = 1000 / Math.max(0.001, opts.rate);
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
-  }
-
-  get inFlight(): number {
-    return this.#inFlight;
   }
 
   start(): void {
@@ -101,13 +96,11 @@ export class Traffic {
   #send(call: Call): Promise<TrafficResult> {
     const { host, port } = this.#opts;
     const started = performance.now();
-    this.#inFlight++;
     return new Promise<TrafficResult>((resolve) => {
       let done = false;
       const finish = (r: Omit<TrafficResult, 'ms' | 'method'>): void => {
         if (done) return;
         done = true;
-        this.#inFlight--;
         resolve({ method: call.method, ms: performance.now() - started, ...r });
       };
       const headers: Record<string, string> = { accept: 'application/json' };

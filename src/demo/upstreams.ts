@@ -62,10 +62,6 @@ export class DemoUpstream {
     return `http://${this.host}:${this.#port}`;
   }
 
-  get mode(): UpstreamMode {
-    return this.#mode;
-  }
-
   /** requests still waiting for an answer (slow mode) */
   get pending(): number {
     return this.#pending;

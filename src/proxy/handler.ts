@@ -110,7 +110,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     const upstream = pool.upstream;
     const method = req.method!;
     const fwd = requestHeaders(req.rawHeaders, { clientAddress: source, proto: deps.proto, chunked });
-    if (req.headers.host === undefined) fwd.push('Host', pool.pick().url.host);
+    // HTTP/1.0 may come without Host: each attempt names the target it goes to (one pick per attempt, so
+    // round-robin is not advanced twice and the Host never names another URL).
+    const hostless = req.headers.host === undefined;
     const hasBody = contentLength !== 0;
 
     const observer: RequestObserver | undefined = route.mirrors.length
@@ -158,7 +160,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         port: t.url.port || (t.secure ? 443 : 80),
         method,
         path,
-        headers: fwd,
+        headers: hostless ? [...fwd, 'Host', t.url.host] : fwd,
         agent: t.agent,
         setHost: false,
       };
@@ -233,6 +235,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     let current: http.ClientRequest;
     attach(start());
 
+    const socket = req.socket;
     res.on('close', () => {
       if (!res.writableFinished) {
         // The client went away: abort the primary, and tell the observer if its body was incomplete.
@@ -240,6 +243,16 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         if (!reqDone) observer?.abort();
         if (!error) error = 'client_aborted';
         finish();
+      } else if (!reqDone && observer) {
+        // Answered before the request body was whole (a failed primary, an early answer). Node detaches req from
+        // the connection once the answer is sent, so a connection that closes now never ends or aborts req: watch
+        // the socket, or the copies would stay in flight forever.
+        const onClose = (): void => {
+          if (!reqDone) observer.abort();
+        };
+        if (socket.destroyed) return onClose();
+        socket.once('close', onClose);
+        req.once('end', () => socket.off('close', onClose));
       }
     });
 

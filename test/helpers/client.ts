@@ -30,14 +30,20 @@ export interface RequestOptions {
 export function request(port: number, opts: RequestOptions = {}): Promise<Reply> {
   const started = performance.now();
   return new Promise<Reply>((resolve, reject) => {
+    // node adds no Host to a header list given as an array: add one unless the test sent its own.
+    const headers = opts.headers ? [...opts.headers] : [];
+    const has = (name: string): boolean => headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === name);
+    if (!has('host')) headers.unshift('Host', `127.0.0.1:${port}`);
+    // Nor a Content-Length: a whole body (string or Buffer) gets one, a list of chunks goes chunked.
+    const whole = typeof opts.body === 'string' || Buffer.isBuffer(opts.body);
+    if (whole && !has('content-length') && !has('transfer-encoding')) headers.push('Content-Length', String(Buffer.byteLength(opts.body)));
     const req = http.request({
       host: '127.0.0.1',
       port,
       method: opts.method ?? 'GET',
       path: opts.path ?? '/',
-      headers: opts.headers ? [...opts.headers] : undefined,
+      headers,
       agent: opts.agent ?? false,
-      setHost: !opts.headers?.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host'),
       timeout: opts.timeoutMs ?? 10_000,
     } as http.RequestOptions);
     req.on('timeout', () => req.destroy(new Error(`request timed out after ${opts.timeoutMs ?? 10_000} ms`)));

@@ -25,7 +25,7 @@ export function configFrom(yaml: string, env: Record<string, string> = {}): Reso
 }
 
 /** The listen and admin lines every test config starts with: loopback, free ports. */
-export const LISTEN = 'listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n';
+export const LISTEN = 'listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\nshutdown:\n  drainTimeout: 1s\n';
 
 export interface Running {
   readonly app: App;
@@ -69,7 +69,7 @@ export interface Harness {
   /** a temporary directory removed at the end */
   tempDir(): string;
   /** runs `tapwire run -c FILE` as a subprocess */
-  cli(file: string): Promise<CliProcess>;
+  cli(file: string, args?: readonly string[]): Promise<CliProcess>;
 }
 
 export function harness(t: TestContext): Harness {
@@ -99,8 +99,8 @@ export function harness(t: TestContext): Harness {
       closers.push(() => rmSync(dir, { recursive: true, force: true }));
       return dir;
     },
-    async cli(file) {
-      const p = await startCli(file);
+    async cli(file, args) {
+      const p = await startCli(file, args);
       closers.push(() => p.kill());
       return p;
     },
@@ -130,17 +130,17 @@ export interface CliProcess {
 
 const STARTED = /tapwire: proxy on ([^\s,]+):(\d+), admin on http:\/\/([^\s:]+):(\d+)/;
 
-/** Starts `node --import tsx src/cli/main.ts run -c FILE` and waits for the "proxy on" line (bounded). */
-export async function startCli(file: string, timeoutMs = 20_000): Promise<CliProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '-c', file], {
+/** Starts `node --import tsx src/cli/main.ts run -c FILE [ARGS]` and waits for the "proxy on" line (bounded). */
+export async function startCli(file: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<CliProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '-c', file, ...args], {
     cwd: REPO,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const started = await new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tapwire did not start in ${timeoutMs} ms\nstderr: ${err}\nstdout: ${out}`)), timeoutMs);
@@ -151,7 +151,7 @@ export async function startCli(file: string, timeoutMs = 20_000): Promise<CliPro
         resolve(m);
       }
     };
-    child.stderr!.on('data', check);
+    child.stderr.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`tapwire exited (${code}) before listening\nstderr: ${err}\nstdout: ${out}`));

@@ -90,7 +90,7 @@ function answer(b: Behaviour, req: IncomingMessage, res: ServerResponse, rec: Re
     case 'reset': {
       res.writeHead(200, ['Content-Type', 'application/octet-stream', 'Content-Length', String(ZEROS.length * 2), 'Date', FIXED_DATE]);
       res.write(ZEROS, () => {
-        const socket = res.socket as Socket | null;
+        const socket = res.socket;
         socket?.resetAndDestroy();
       });
       return;

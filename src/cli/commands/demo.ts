@@ -1,5 +1,5 @@
 // `tapwire demo`: sample upstreams, tapwire in front with a mirror, phased traffic, and an honest summary.
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../core/units.ts';
 import { runDemo } from '../../demo/run.ts';
 
@@ -14,7 +14,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('start two sample upstreams and tapwire with a mirror, send traffic through a healthy, slow, failing and recovered mirror, and report what happened')
-    .option('-d, --duration <time>', 'how long to send traffic (20s, 1m); 0 runs until Ctrl-C', durationArg, 20_000)
+    .addOption(new Option('-d, --duration <time>', 'how long to send traffic (20s, 1m); 0 runs until Ctrl-C').argParser(durationArg).default(20_000, '20s'))
     .option('-r, --rate <n>', 'requests per second at most', numberArg(1, 5000), 200)
     .option('--concurrency <n>', 'client connections (requests in flight at most)', numberArg(1, 256, true), 16)
     .option('--json', 'print the summary as JSON on stdout; the human report goes to stderr')
