@@ -3,7 +3,7 @@
 // reach no upstream.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LISTEN, errorCode, rawExchange, request, startTapwire, startUpstream, type Running, type Upstream } from './helpers/harness.ts';
+import { LISTEN, errorCode, harness, rawExchange, request, startTapwire, startUpstream, type Running, type Upstream } from './helpers/harness.ts';
 
 let primary: Upstream;
 let bystander: Upstream;
@@ -141,4 +141,22 @@ describe('refused request shapes', () => {
     );
     assert.equal(r.status, 400);
   });
+});
+
+test('100 Continue is sent only once the request passed its checks: a body over the cap gets 413 without it', async (t) => {
+  const h = harness(t);
+  const primary = await h.upstream('primary');
+  const tw = await h.tapwire(
+    `${LISTEN}upstreams:\n  p: { url: "${primary.url}" }\nroutes:\n  - name: all\n    primary: p\n    maxBodyBytes: 1KiB\n`,
+  );
+  const refused = await rawExchange(
+    tw.port,
+    'POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n',
+  );
+  const text = refused.text;
+  assert.match(text, /^HTTP\/1\.1 413 /);
+  assert.doesNotMatch(text, /100 Continue/);
+  const accepted = await rawExchange(tw.port, 'POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', 500);
+  assert.match(accepted.text, /^HTTP\/1\.1 100 Continue\r\n/);
+  assert.equal(primary.requests.length, 0, 'the refused body never reaches the primary');
 });

@@ -30,6 +30,9 @@ export interface HandlerDeps {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
+/** Requests that carry `Expect: 100-continue` (marked by the listener's checkContinue handler). */
+export const expectsContinue = new WeakSet<IncomingMessage>();
+
 function send(res: ServerResponse, status: number, code: ErrorCode, message: string, close: boolean): void {
   if (res.headersSent) {
     res.destroy();
@@ -234,6 +237,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
 
     let current: http.ClientRequest;
     attach(start());
+    // The client asked for 100-continue: it is sent only now that the request passed every check, so a body
+    // tapwire refuses (413, no route) is never invited.
+    if (expectsContinue.has(req)) res.writeContinue();
 
     const socket = req.socket;
     res.on('close', () => {

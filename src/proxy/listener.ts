@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedConfig } from '../config/types.ts';
 import { errorBody } from '../core/errors.ts';
 import type { Tap } from '../core/events.ts';
+import { expectsContinue } from './handler.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -58,6 +59,11 @@ export function createListener(config: ResolvedConfig, handler: Handler, tap: Ta
     rawReply(socket, status, reason, code, status === 400 ? `malformed request (${err.code ?? 'parse error'})` : reason);
   });
   // CONNECT would open a tunnel to wherever the client says: never (reliability-anchors §2 row 11).
+  // Without this listener Node answers 100 Continue before tapwire has looked at the request.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    expectsContinue.add(req);
+    handler(req, res);
+  });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     tap.emit('reject', { code: 'TW_ERR_METHOD_NOT_ALLOWED', status: 405 });
     rawReply(socket, 405, 'Method Not Allowed', 'TW_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported');
