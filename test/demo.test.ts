@@ -113,9 +113,11 @@ describe('tapwire demo --duration 6s --json', () => {
       const delivered = p.copies.outcomes.delivered ?? 0;
       const answered = p.upstreams.mirror.answered;
       const timeouts = p.copies.outcomes.timeout ?? 0;
-      // Exact, except that on a loaded machine v2 may finish an answer after tapwire's timeout fired: a timeout.
-      if (timeouts === 0 || ('name' in p && p.mirror === 'slow')) assert.equal(delivered, answered, where);
-      else assert.ok(answered >= delivered && answered - delivered <= timeouts, `${where}: delivered ${delivered}, v2 answered ${answered}, timeouts ${timeouts}`);
+      const detail = `${where}: delivered ${delivered}, v2 answered ${answered}, outcomes ${JSON.stringify(p.copies.outcomes)}, v2 ${JSON.stringify(p.upstreams.mirror)}`;
+      // Exact, except that v2 may finish an answer after tapwire's timeout fired (a stalled process runs both
+      // timers late, tapwire's first): that copy is a timeout. Never the other way round.
+      if (timeouts === 0) assert.equal(delivered, answered, detail);
+      else assert.ok(answered >= delivered && answered - delivered <= timeouts, detail);
     }
     assert.equal(s.total.upstreams.mirror.marked, s.total.upstreams.mirror.received, 'v2 got requests without the mirror marker');
   });
@@ -123,14 +125,18 @@ describe('tapwire demo --duration 6s --json', () => {
   it('keeps the client p99 in the slow phase far below the mirror delay, and below the mirror timeout', () => {
     const slow = phase('mirror-slow');
     const { p50, p99 } = slow.client.latencyMs;
-    assert.ok(p50 !== null && p99 !== null, 'no client latency recorded in the slow phase');
-    // A client waiting on the copy would wait the whole timeout on every request; the bounds leave room for a busy CI machine.
-    assert.ok(p99 < s.settings.mirrorTimeoutMs, `client p99 ${p99} ms, mirror timeout ${s.settings.mirrorTimeoutMs} ms, v2 delay ${s.settings.mirrorSlowMs} ms`);
-    assert.ok(s.settings.mirrorSlowMs >= 2 * s.settings.mirrorTimeoutMs, 'the slow mode is not far beyond the timeout');
-    assert.ok(p50 < s.settings.mirrorTimeoutMs / 4, `client p50 ${p50} ms`);
+    const primaryP99 = slow.latencyMs.primary.p99;
+    const timeout = s.settings.mirrorTimeoutMs;
+    assert.ok(p50 !== null && p99 !== null && primaryP99 !== null, 'no latency recorded in the slow phase');
+    assert.ok(s.settings.mirrorSlowMs >= 2 * timeout, 'the slow mode is not far beyond the timeout');
+    // A client waiting on the copy would wait the whole timeout on top of the primary, on every request.
+    assert.ok(p50 < timeout / 4, `client p50 ${p50} ms`);
+    // The tail may exceed the bound only when the whole process stalled (the primary's own p99 shows it too).
+    const why = `client p99 ${p99} ms, primary p99 ${primaryP99} ms, event loop max ${slow.eventLoopMaxMs} ms, mirror timeout ${timeout} ms, v2 delay ${s.settings.mirrorSlowMs} ms`;
+    assert.ok(p99 < timeout || p99 - primaryP99 < timeout / 4, why);
     // ...while tapwire itself saw the copies take the whole mirror timeout: the slowness was real.
     const mirrorP50 = slow.latencyMs.mirror.p50;
-    assert.ok(mirrorP50 !== null && mirrorP50 >= s.settings.mirrorTimeoutMs * 0.9, `mirror p50 ${mirrorP50} ms does not show the timeout`);
+    assert.ok(mirrorP50 !== null && mirrorP50 >= timeout * 0.9, `mirror p50 ${mirrorP50} ms does not show the timeout`);
   });
 
   it('shows tapwire_mirror_requests_total from /metrics with the same delivered count', () => {

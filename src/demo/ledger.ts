@@ -1,6 +1,6 @@
 // The demo's books: per phase, what the clients saw, what tapwire reported (its Tap events and its stats),
 // and what the upstreams counted, so the report can set each side against the others.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { LatencyRecorder, type LatencySummary } from '../admin/latency.ts';
 import type { MirrorStats, Stats } from '../admin/stats.ts';
 import type { Tap } from '../core/events.ts';
@@ -44,6 +44,11 @@ export interface PhaseReport {
   readonly copies: CopySide;
   /** from tapwire's events: primary exchanges and sent copies (any outcome) */
   readonly latencyMs: { readonly primary: LatencySummary; readonly mirror: LatencySummary };
+  /**
+   * The longest event-loop delay of the demo's process during the phase. tapwire, the upstreams and the
+   * clients share that process: a stall there (GC, a busy machine) delays every request, the primary's too.
+   */
+  readonly eventLoopMaxMs: number;
   readonly upstreams: { readonly primary: UpstreamCounters; readonly mirror: UpstreamCounters };
 }
 
@@ -56,6 +61,7 @@ interface Book {
   copies: { matched: number; outcomes: Record<Outcome, number>; inFlightStart: number; inFlightEnd: number };
   primary: LatencyRecorder;
   mirror: LatencyRecorder;
+  eventLoopMaxMs: number;
   upstreams: { primary: Record<keyof UpstreamCounters, number>; mirror: Record<keyof UpstreamCounters, number> };
 }
 
@@ -77,6 +83,7 @@ export class Ledger {
   readonly #order: PhaseName[] = [];
   readonly #clientTotal = new LatencyRecorder();
   readonly #off: (() => void)[];
+  readonly #loop = monitorEventLoopDelay({ resolution: 10 });
   #current: Book | undefined;
   #startedAt = 0;
   #at: { stats: MirrorStats | undefined; primary: UpstreamCounters; mirror: UpstreamCounters } | undefined;
@@ -118,6 +125,8 @@ export class Ledger {
     b.runs++;
     this.#current = b;
     this.#startedAt = performance.now();
+    this.#loop.reset();
+    this.#loop.enable();
     this.#at = { stats: this.mirrorStats(), primary: this.#o.upstreams.primary.counters(), mirror: this.#o.upstreams.mirror.counters() };
   }
 
@@ -127,6 +136,9 @@ export class Ledger {
     const at = this.#at;
     if (!b || !at) return;
     b.ms += performance.now() - this.#startedAt;
+    this.#loop.disable();
+    // The histogram counts in ns and includes its own 10 ms sampling resolution.
+    b.eventLoopMaxMs = Math.max(b.eventLoopMaxMs, Math.round(this.#loop.max / 1e5) / 10);
     const now = this.mirrorStats();
     b.copies.matched += (now?.matched ?? 0) - (at.stats?.matched ?? 0);
     for (const o of OUTCOMES) b.copies.outcomes[o] += (now?.outcomes[o] ?? 0) - (at.stats?.outcomes[o] ?? 0);
@@ -161,6 +173,7 @@ export class Ledger {
   }
 
   close(): void {
+    this.#loop.disable();
     for (const off of this.#off.splice(0)) off();
   }
 }
@@ -184,6 +197,7 @@ function report(b: Book): PhaseReport {
     served: { requests: b.served.requests, byStatus: { ...b.served.byStatus } },
     copies: { matched, outcomes: nonZero(b.copies.outcomes), inFlightStart, inFlightEnd, reconciles: matched === sum + inFlightEnd - inFlightStart },
     latencyMs: { primary: b.primary.summary(), mirror: b.mirror.summary() },
+    eventLoopMaxMs: b.eventLoopMaxMs,
     upstreams: { primary: { ...b.upstreams.primary }, mirror: { ...b.upstreams.mirror } },
   };
 }
@@ -205,6 +219,7 @@ function newBook(phase: Phase): Book {
     copies: { matched: 0, outcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>, inFlightStart: 0, inFlightEnd: 0 },
     primary: new LatencyRecorder(),
     mirror: new LatencyRecorder(),
+    eventLoopMaxMs: 0,
     upstreams: { primary: zero(), mirror: zero() },
   };
 }

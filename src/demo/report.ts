@@ -20,13 +20,14 @@ export function renderSummary(s: DemoSummary): string {
   const classes = ['1xx', '2xx', '3xx', '4xx', '5xx'].filter((c) => c === '5xx' || byClass(t.client.byStatus, c) > 0);
   out.push(
     table(
-      ['phase', 'secs', 'requests', ...classes, 'errors', 'p50 ms', 'p99 ms', 'max ms'],
+      ['phase', 'secs', 'requests', ...classes, 'errors', 'p50 ms', 'p99 ms', 'max ms', 'loop max ms'],
       [
-        ...phases.map((ph) => [name(ph), ph.seconds.toFixed(1), ph.client.requests, ...classes.map((c) => byClass(ph.client.byStatus, c)), ph.client.errorCount, p(ph.client.latencyMs, 'p50'), p(ph.client.latencyMs, 'p99'), p(ph.client.latencyMs, 'max')]),
-        ['total', t.seconds.toFixed(1), t.client.requests, ...classes.map((c) => byClass(t.client.byStatus, c)), t.client.errorCount, p(t.client.latencyMs, 'p50'), p(t.client.latencyMs, 'p99'), p(t.client.latencyMs, 'max')],
+        ...phases.map((ph) => [name(ph), ph.seconds.toFixed(1), ph.client.requests, ...classes.map((c) => byClass(ph.client.byStatus, c)), ph.client.errorCount, p(ph.client.latencyMs, 'p50'), p(ph.client.latencyMs, 'p99'), p(ph.client.latencyMs, 'max'), ph.eventLoopMaxMs]),
+        ['total', t.seconds.toFixed(1), t.client.requests, ...classes.map((c) => byClass(t.client.byStatus, c)), t.client.errorCount, p(t.client.latencyMs, 'p50'), p(t.client.latencyMs, 'p99'), p(t.client.latencyMs, 'max'), Math.max(0, ...phases.map((ph) => ph.eventLoopMaxMs))],
       ],
     ),
   );
+  out.push("  loop max: the longest event-loop delay of this one process, which tapwire shares with the demo's upstreams and clients.");
 
   title('Requests tapwire served from the primary (v1), by status, and primary latency');
   const statuses = [...new Set([...Object.keys(t.served.byStatus), ...phases.flatMap((ph) => Object.keys(ph.served.byStatus))])].sort();
