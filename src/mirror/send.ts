@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Outcome } from '../core/outcomes.ts';
 import { classify } from './classify.ts';
+import { deadlines, type Deadline } from '../core/deadlines.ts';
 
 export interface CopyRequest {
   readonly method: string;
@@ -40,7 +41,7 @@ class CopyHandler implements Dispatcher.DispatchHandler, ActiveCopy {
   readonly #active: Set<ActiveCopy>;
   readonly #started = performance.now();
   #abort: ((err?: Error) => void) | undefined;
-  #timer: NodeJS.Timeout;
+  #deadline: Deadline;
   #why: Outcome | undefined;
   #finished = false;
   #status: number | undefined;
@@ -55,7 +56,7 @@ class CopyHandler implements Dispatcher.DispatchHandler, ActiveCopy {
     this.#done = done;
     this.#active = active;
     active.add(this);
-    this.#timer = setTimeout(() => this.cancel('timeout'), req.timeoutMs);
+    this.#deadline = deadlines.add(req.timeoutMs, () => this.cancel('timeout'));
   }
 
   cancel(outcome: Outcome): void {
@@ -105,7 +106,7 @@ class CopyHandler implements Dispatcher.DispatchHandler, ActiveCopy {
   #finish(outcome: Outcome): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#timer);
+    deadlines.delete(this.#deadline);
     this.#active.delete(this);
     const delivered = outcome === 'delivered';
     this.#done({

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig, ResolvedRoute } from '../config/types.ts';
 import { errorBody, type ErrorCode } from '../core/errors.ts';
 import type { Tap } from '../core/events.ts';
+import { deadlines, type Deadline } from '../core/deadlines.ts';
 import type { Exchange } from '../core/exchange.ts';
 import type { ProxyHooks, RequestObserver } from '../core/hooks.ts';
 import { requestHeaders, responseHeaders } from '../upstream/headers.ts';
@@ -135,9 +136,14 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     let finished = false;
     let retried = false;
 
+    let deadline: Deadline | undefined;
+    const touch = (): void => {
+      if (deadline) deadline.at = performance.now() + timeoutMs;
+    };
     const finish = (): void => {
       if (finished) return;
       finished = true;
+      deadlines.delete(deadline);
       const totalMs = performance.now() - t0;
       tap.emit('exchange', { route: route.name, upstream: upstream.name, status, durationMs: totalMs, ...(error ? { error } : {}) });
       if (observer) {
@@ -173,7 +179,10 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     const attach = (up: http.ClientRequest): void => {
       let timedOut = false;
       let connecting = false;
-      up.setTimeout(timeoutMs, () => {
+      deadlines.delete(deadline);
+      // Idle deadline: pushed back by every body chunk either way (touch), so slow uploads and long
+      // streamed answers live, and a silent primary gets its 504 (or its connection cut) after timeoutMs.
+      deadline = deadlines.add(timeoutMs, () => {
         timedOut = true;
         up.destroy();
       });
@@ -202,6 +211,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         res.writeHead(status, upRes.statusMessage, respHeaders);
         if (keepBody) kept = [];
         upRes.on('data', (chunk: Buffer) => {
+          touch();
           if (kept && bodyBytes < cap) kept.push(bodyBytes + chunk.length <= cap ? chunk : chunk.subarray(0, cap - bodyBytes));
           bodyBytes += chunk.length;
         });
@@ -270,6 +280,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     let received = 0;
     const limit = route.maxBodyBytes;
     req.on('data', (chunk: Buffer) => {
+      touch();
       received += chunk.length;
       if (received > limit) {
         // Chunked bodies reveal their size only as they stream: stop at the cap.
