@@ -234,8 +234,14 @@ export class Mirroring implements ProxyHooks {
       this.#end(route.name, copy, 'shutdown', true);
       return settled();
     }
+    const now = performance.now();
+    if (entry.pool.breakerOpen(now)) {
+      copy.exchange = { role: 'mirror', upstream: mirror.upstream, bodyBytes: 0, truncated: false, timings: { startMs: now - info.t0, totalMs: 0 }, outcome: 'connect_error', error: 'connect_error' };
+      this.#end(route.name, copy, 'connect_error', true, 0);
+      return settled();
+    }
     const { pool, host } = entry.pool.pick();
-    const startMs = performance.now() - info.t0;
+    const startMs = now - info.t0;
     const request = {
       method: info.method,
       path: info.path,
@@ -245,8 +251,11 @@ export class Mirroring implements ProxyHooks {
       keep,
       ...(body ? { body } : {}),
     };
+    const breaker = entry.pool;
     sendCopy(pool, request, this.#active, (r) => {
       const delivered = r.outcome === 'delivered';
+      if (r.outcome === 'connect_error') breaker.connected(false, performance.now());
+      else if (r.headersMs !== undefined) breaker.connected(true, 0);
       copy.exchange = {
         role: 'mirror',
         upstream: mirror.upstream,

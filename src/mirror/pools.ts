@@ -3,10 +3,16 @@
 import { Pool } from 'undici';
 import type { ResolvedUpstream } from '../config/types.ts';
 
+/** Consecutive connect failures that open the breaker, and how long it stays open before one probe. */
+const BREAKER_FAILURES = 5;
+const BREAKER_OPEN_MS = 1000;
+
 export class MirrorPool {
   readonly upstream: ResolvedUpstream;
   readonly #pools: { pool: Pool; host: string }[];
   #next = 0;
+  #failures = 0;
+  #openUntil = 0;
 
   constructor(upstream: ResolvedUpstream, connectTimeoutMs: number) {
     this.upstream = upstream;
@@ -31,6 +37,26 @@ export class MirrorPool {
     const p = this.#pools[this.#next]!;
     this.#next = (this.#next + 1) % this.#pools.length;
     return p;
+  }
+
+  /**
+   * Connect breaker: after BREAKER_FAILURES consecutive connect errors, copies are not attempted for
+   * BREAKER_OPEN_MS and end as connect_error at once. A refused or unresolvable mirror otherwise costs a
+   * failed TCP connect and an error object per copy: measured at ~2x the CPU of a healthy copy.
+   */
+  breakerOpen(now: number): boolean {
+    if (this.#failures < BREAKER_FAILURES || now >= this.#openUntil) return false;
+    return true;
+  }
+
+  /** Reports how a copy's connection went: `true` connected (or answered), `false` could not connect. */
+  connected(ok: boolean, now: number): void {
+    if (ok) {
+      this.#failures = 0;
+      return;
+    }
+    this.#failures++;
+    if (this.#failures >= BREAKER_FAILURES) this.#openUntil = now + BREAKER_OPEN_MS;
   }
 
   static key(u: ResolvedUpstream, connectTimeoutMs: number): string {
