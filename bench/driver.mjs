@@ -47,7 +47,7 @@ const opt = {
   foreignMaxPct: num('FOREIGN_MAX_PCT', 10),
   retries: num('RETRIES', 1),
   quietMaxPct: num('QUIET_MAX_PCT', 25),
-  quietWait: num('QUIET_WAIT', 30),
+  quietWait: num('QUIET_WAIT', 15),
   deadline: Date.now() + num('TIME_LIMIT', 3600) * 1000 - 20_000,
   tapwireCmd: str('TAPWIRE_CMD', `node ${path.join(ROOT, 'dist/cli/main.js')} run -c {config}`),
   nginxBin: str('NGINX', 'nginx'),
@@ -290,8 +290,9 @@ async function startUpstreams() {
   // nginx upstreams (cheap, so the proxy dominates the shared CPU); each counts requests via stub_status
   const specs = [
     { name: 'up-primary', location: `default_type application/json; return 200 '${jsonBody('primary')}';`, logged: false },
-    // the fast mirror reads the body, answers 200 + JSON with keep-alive, logs request sizes
-    { name: 'up-fast', location: `default_type application/json; return 200 '${jsonBody('mirror-fast')}';`, logged: true },
+    // the fast mirror reads the whole body (echo_read_request_body, so $request_length counts it),
+    // answers 200 + ~200 B JSON (chunked) with keep-alive, and logs request sizes
+    { name: 'up-fast', location: `default_type application/json; echo_read_request_body; echo '${jsonBody('mirror-fast')}';`, logged: true, echo: true },
     { name: 'up-slow', location: `default_type application/json; echo_read_request_body; echo_sleep ${opt.slowMs / 1000}; echo '${jsonBody('mirror-slow')}';`, logged: true, echo: true },
   ];
   for (let attempt = 0; ; attempt++) {
@@ -490,18 +491,63 @@ function runWrk(url, body, seconds, rawFile) {
   });
 }
 
-// ---------------------------------------------------------------- one phase
-const median = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n ? (n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : null; };
+// Logs can grow large (nginx logs one error line per refused mirror connect; the fast mirror logs
+// every request): after each phase keep a sample in the phase directory, count lines, truncate.
+function trimLogs(target, scen, phaseDir, rec) {
+  const files = [];
+  if (target === 'nginx') files.push(['proxy-nginx/error.log', 'proxy_error_log_lines']);
+  if (scen.mirror && up[scen.mirror]?.accessLog) files.push([`${scen.mirror}/access.log`, null]);
+  for (const [rel, key] of files) {
+    const f = path.join(opt.rundir, rel);
+    try {
+      const size = fs.statSync(f).size;
+      if (size === 0) continue;
+      if (key) {
+        let lines = 0;
+        const fd = fs.openSync(f, 'r');
+        const buf = Buffer.alloc(1 << 20);
+        for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) for (let i = 0; i < n; i++) if (buf[i] === 10) lines++;
+        fs.closeSync(fd);
+        rec[key] = lines;
+      }
+      const head = Buffer.alloc(Math.min(size, 4096));
+      const fd = fs.openSync(f, 'r'); fs.readSync(fd, head, 0, head.length, 0); fs.closeSync(fd);
+      fs.writeFileSync(path.join(phaseDir, rel.replace('/', '-') + '.head'), head);
+      fs.truncateSync(f, 0); // nginx appends (O_APPEND), so truncating under it is safe
+    } catch { /* no log */ }
+  }
+}
 
+// ---------------------------------------------------------------- one phase
+function procTicks() {
+  const m = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      m.set(d, { t: Number(f[11]) + Number(f[12]), comm: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')) });
+    } catch { /* gone */ }
+  }
+  return m;
+}
 async function quietWait() {
   // wait until the pinned CPUs are quiet (other work on the shared machine), bounded
   const t0 = Date.now();
-  let pct = 0;
+  let pct;
+  let lastLog = 0;
   for (;;) {
+    const p0 = procTicks();
     const a = cpuStat(); await sleep(1000); const b = cpuStat();
     pct = busyPct(a, b, pinnedCpus);
     if (pct <= opt.quietMaxPct || Date.now() - t0 > opt.quietWait * 1000) break;
-    log(`pinned CPU(s) ${pinnedCpus.join(',')} busy ${pct.toFixed(0)} % before the phase; waiting for quiet`);
+    if (Date.now() - lastLog > 5000) {
+      lastLog = Date.now();
+      const top = [...procTicks()].map(([pid, v]) => [pid, v.comm, v.t - (p0.get(pid)?.t ?? v.t)])
+        .filter((x) => x[2] > 0).sort((x, y) => y[2] - x[2]).slice(0, 3)
+        .map(([pid, c, t]) => `${c}[${pid}] ${Math.round((100 * t) / CLK_TCK)}%`).join(', ');
+      log(`pinned CPU(s) ${pinnedCpus.join(',')} busy ${pct.toFixed(0)} % before the phase (top: ${top}); waiting up to ${opt.quietWait} s for quiet`);
+    }
   }
   return { busy_pct: Math.round(pct * 10) / 10, waited_s: Math.round((Date.now() - t0) / 100) / 10 };
 }
@@ -516,6 +562,7 @@ async function runPhase(rep, scenario, target, attempt) {
     connections: opt.connections, threads: opt.threads, duration_s: opt.duration, warmup_s: opt.warmup,
     body_bytes: scen.body ? opt.bodyBytes : 0, mirror: scen.mirror ? scen.mirror.replace('up-', '') : null,
     pin: { load: opt.loadCpus, proxy: opt.proxyCpus, upstream: opt.upstreamCpus },
+    rev: env.BENCH_REV, src_mtime: env.BENCH_SRC_MTIME,
   };
   let proxy = null;
   try {
@@ -537,6 +584,7 @@ async function runPhase(rep, scenario, target, attempt) {
     const cnt0 = {};
     for (const n of upNames) cnt0[n] = await upstreamCount(n);
     const log0 = scen.mirror ? accessLogSize(scen.mirror) : 0;
+    rec.timewait_before = timeWaitCount();
     const tw0 = await (proxy?.admin ? tapwireMetrics(proxy.admin) : null);
     const upTicks0 = upNames.reduce((a, n) => a + (up[n]?.child ? groupCpuTicks(up[n].child.pid) : 0), 0);
     const px0 = proxy ? groupCpuTicks(proxy.child.pid) : 0;
@@ -602,7 +650,14 @@ async function runPhase(rep, scenario, target, attempt) {
           for (const k of Object.keys(tw1)) rec.tapwire_outcomes[k] = tw1[k] - (tw0[k] || 0);
         }
         const stats = await httpGet(`${proxy.admin}/api/v1/stats`);
-        if (stats.status === 200) fs.writeFileSync(path.join(phaseDir, 'tapwire-stats.json'), stats.body);
+        if (stats.status === 200) {
+          fs.writeFileSync(path.join(phaseDir, 'tapwire-stats.json'), stats.body);
+          try {
+            // client requests tapwire rejected itself, since its start (warm-up included)
+            const rej = JSON.parse(stats.body).rejected;
+            if (Array.isArray(rej) && rej.length) rec.tapwire_rejected = Object.fromEntries(rej.map((x) => [x.code, x.count]));
+          } catch { /* format changed: the raw file is kept */ }
+        }
       }
     }
     // foreign CPU: busy time on the pinned CPUs not used by anything this run started
@@ -621,6 +676,7 @@ async function runPhase(rep, scenario, target, attempt) {
     log(`${phaseName}: ${e.message}`);
   } finally {
     if (proxy) await stopGroup(proxy.child);
+    trimLogs(target, scen, phaseDir, rec);
   }
   return rec;
 }
@@ -652,7 +708,8 @@ async function main() {
     let rec;
     for (let attempt = 0; attempt <= opt.retries; attempt++) {
       rec = await runPhase(p.rep, p.scenario, p.target, attempt);
-      const noisy = rec.foreign_cpu_pct > opt.foreignMaxPct;
+      // other processes matter only when they took CPU we needed (pinned CPUs saturated)
+      const noisy = rec.foreign_cpu_pct > opt.foreignMaxPct && rec.pinned_busy_pct >= 90;
       if (!noisy || rec.error) break;
       if (attempt < opt.retries && Date.now() + phaseEstimateS(p) * 1000 < opt.deadline) {
         log(`${p.scenario}/${p.target}: foreign CPU ${rec.foreign_cpu_pct} % > ${opt.foreignMaxPct} %, measuring again`);

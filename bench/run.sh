@@ -20,8 +20,8 @@ Environment (defaults in brackets):
   CPUS [1, or 0 on a 1-CPU machine]; LOAD_CPUS / PROXY_CPUS / UPSTREAM_CPUS override per role
   MIRROR_TIMEOUT [1s]  MAX_IN_FLIGHT [100] (tapwire maxInFlight)  SLOW_MS [200]  BODY_BYTES [16384]
   FOREIGN_MAX_PCT [10] re-measure a phase once when other processes used more of the pinned CPUs
-  QUIET_MAX_PCT [25] / QUIET_WAIT [30] s: wait before a phase until the pinned CPUs are quiet
-  TIME_LIMIT [estimate x1.5 + 2 min] s: hard bound for the whole run
+  QUIET_MAX_PCT [25] / QUIET_WAIT [15] s: wait before a phase until the pinned CPUs are quiet
+  TIME_LIMIT [estimate x2 + 2 min] s: hard bound for the whole run
   TAPWIRE_CMD ["node dist/cli/main.js run -c {config}"]  e.g. "node --import tsx src/cli/main.ts run -c {config}"
   SKIP_BUILD=1   do not (re)build dist/
 Results: bench/results/<run-id>.jsonl (one JSON object per phase), bench/results/<run-id>.raw/
@@ -45,22 +45,26 @@ if [[ " $TARGETS " == *" tapwire "* ]] && [ -z "${TAPWIRE_CMD:-}" ] && [ "${SKIP
   fi
 fi
 
+# which tapwire was measured: commit (read-only git query) and the newest src/ change
+BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+BENCH_SRC_MTIME="$(find src -type f -printf '%TY-%Tm-%TdT%TH:%TM\n' 2>/dev/null | sort | tail -1)"
+export BENCH_REV BENCH_SRC_MTIME
 export RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p bench/results
 export RUNDIR="$PWD/bench/results/$RUN_ID.raw"
 export OUT="$PWD/bench/results/$RUN_ID.jsonl"
 mkdir -p "$RUNDIR"
 
-# time bound: estimate from the plan, x1.5 for re-measured phases, + 2 min
+# time bound: estimate from the plan, x2 for quiet waits and re-measured phases, + 2 min
 if [ -z "${TIME_LIMIT:-}" ]; then
   reps=${REPS:-3}; dur=${DURATION:-10}; warm=${WARMUP:-5}; settle=${SETTLE:-3}
   scen=${SCENARIOS:-direct direct-post16k plain mirror-fast mirror-slow mirror-dead mirror-refused post16k-plain post16k-mirror-fast}
   ntargets=$(wc -w <<<"$TARGETS")
   est=0
   for s in $scen; do
-    case "$s" in direct*) est=$((est + dur + warm + 3)) ;; *) est=$((est + ntargets * (dur + warm + settle + 4))) ;; esac
+    case "$s" in direct*) est=$((est + dur + warm + 3)) ;; *) est=$((est + ntargets * (dur + warm + settle + 6))) ;; esac
   done
-  TIME_LIMIT=$((est * reps * 3 / 2 + 120))
+  TIME_LIMIT=$((est * reps * 2 + 120))
 fi
 export TIME_LIMIT
 
