@@ -88,7 +88,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     route(req).then(
       (reply) => send(req, res, reply),
       (err: unknown) => {
-        log.error({ err, path: sanitizeForLog(req.url ?? '') }, 'admin request failed');
+        log.error({ err, path: pathForLog(req.url) }, 'admin request failed');
         send(req, res, fail(500, 'TW_ERR_INTERNAL', 'internal error'));
       },
     );
@@ -109,7 +109,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       suppressed++;
       return;
     }
-    log.warn({ remote: req.socket.remoteAddress, path: sanitizeForLog(req.url ?? ''), suppressed }, 'admin request without a valid token');
+    log.warn({ remote: req.socket.remoteAddress, path: pathForLog(req.url), suppressed }, 'admin request without a valid token');
     lastWarn = now;
     suppressed = 0;
   }
@@ -163,6 +163,11 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') headers.connection = 'close';
   res.writeHead(reply.status, headers);
   res.end(req.method === 'HEAD' ? undefined : reply.body);
+}
+
+/** The path without its query: a query string can carry a credential (`?token=…`), and a log line must not. */
+function pathForLog(url: string | undefined): string {
+  return sanitizeForLog((url ?? '').split('?', 1)[0]!);
 }
 
 function json(status: number, value: unknown): Reply {

@@ -2,6 +2,8 @@
 import type { ResolvedConfig } from './types.ts';
 
 const SECRET_KEY = /token|secret|password|key|cert|^ca$|authorization|cookie/i;
+/** Header, cookie and query names whose values are credentials. */
+const SECRET_NAME = /authorization|cookie|token|secret|session|password|api[-_]?key|^key$|signature|credential/i;
 
 function view(value: unknown, key: string, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') {
@@ -12,6 +14,10 @@ function view(value: unknown, key: string, seen: WeakSet<object>): unknown {
   if (typeof value === 'function') return undefined;
   if (value instanceof URL) return value.href;
   if (value instanceof Map) return view(Object.fromEntries(value), key, seen);
+  // [name, value] pairs (headers.set, header and query conditions): the name says whether the value is secret.
+  if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && SECRET_NAME.test(value[0])) {
+    return [value[0], '[REDACTED]'];
+  }
   if (Array.isArray(value)) return value.map((v) => view(v, key, seen));
   if (value && typeof value === 'object') {
     if (seen.has(value)) return undefined;

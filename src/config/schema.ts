@@ -27,10 +27,15 @@ const admin = z.strictObject({
     .optional(),
 });
 
+/** A URL as it may be quoted in an error: any userinfo (a password) replaced, never echoed to logs. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[REDACTED]@');
+}
+
 function storageProblem(s: string): string | undefined {
   if (s === 'memory') return undefined;
   if (s.startsWith('sqlite:')) return s.length > 'sqlite:'.length ? undefined : 'sqlite: needs a file path, like "sqlite:./tapwire.db"';
-  if (/^postgres(ql)?:\/\//.test(s)) return URL.canParse(s) && new URL(s).hostname !== '' ? undefined : `"${s}" is not a valid postgres:// URL`;
+  if (/^postgres(ql)?:\/\//.test(s)) return URL.canParse(s) && new URL(s).hostname !== '' ? undefined : `"${withoutCredentials(s)}" is not a valid postgres:// URL`;
   return 'must be memory, sqlite:PATH or postgres://USER@HOST/DB';
 }
 const storage = z.string().superRefine((s, ctx) => {
@@ -73,7 +78,7 @@ export const upstreamUrl = z.string().transform((text, ctx) => {
     ctx.addIssue({ code: 'custom', message });
     return z.NEVER;
   };
-  if (!URL.canParse(text)) return problem(`"${text}" is not a URL; write it like "http://127.0.0.1:3001"`);
+  if (!URL.canParse(text)) return problem(`"${withoutCredentials(text)}" is not a URL; write it like "http://127.0.0.1:3001"`);
   const url = new URL(text);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return problem(`must use http:// or https://, not ${url.protocol}//`);
   if (url.username || url.password) return problem('must not contain credentials (user:password@): they would leak into logs and metrics');

@@ -34,6 +34,30 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 /** Requests that carry `Expect: 100-continue` (marked by the listener's checkContinue handler). */
 export const expectsContinue = new WeakSet<IncomingMessage>();
 
+/**
+ * Connections whose current request is their last: refused with Connection: close, closed by the client
+ * (`Connection: close`, HTTP/1.0), or asking to upgrade. Requests the client pipelined behind it are never
+ * processed (RFC 9112 §9.6: the server "MUST NOT process any further requests"): node's parser would hand them to
+ * the handler all the same, and they would reach the primary and the mirrors while their answer is never sent.
+ */
+export const closingConnections = new WeakSet<object>();
+
+/** Per connection, how to abort each request whose body is still streaming in. */
+const streamingBodies = new WeakMap<object, Set<() => void>>();
+
+/**
+ * node's parser gave up on this connection (a parse error, a timeout, the client's end mid-body): no body still
+ * streaming on it can ever complete. The listener calls this before it answers, since it may keep the connection
+ * open a while to finish answers owed to earlier requests; node itself would only tell those requests once the
+ * connection closes.
+ */
+export function abortStreamingBodies(socket: object): void {
+  const aborts = streamingBodies.get(socket);
+  if (!aborts) return;
+  streamingBodies.delete(socket);
+  for (const abort of aborts) abort();
+}
+
 function send(res: ServerResponse, status: number, code: ErrorCode, message: string, close: boolean): void {
   if (res.headersSent) {
     res.destroy();
@@ -62,17 +86,26 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
 
   const reject = (res: ServerResponse, r: Rejection, close = true): void => {
     tap.emit('reject', { code: r.code, status: r.status });
+    if (close) closingConnections.add(res.req.socket);
     send(res, r.status, r.code, r.message, close);
   };
 
   return function handle(req, res) {
     const t0 = performance.now();
+    const socket = req.socket;
+    // Pipelined behind the last request of this connection: never processed (its answer could never be sent).
+    if (closingConnections.has(socket)) return;
+    if (!res.shouldKeepAlive) closingConnections.add(socket);
     const snap = deps.snapshot();
     const { config } = snap;
     const problem = checkRequest(req, config.limits);
     if (problem) return reject(res, problem);
     const target = parseTarget(req);
     if (isRejection(target)) return reject(res, target);
+    // tapwire never upgrades: the request is served plainly (Upgrade is hop-by-hop and stripped), but node's parser
+    // stops reading a connection after a request that asks to upgrade, so this connection ends with this answer.
+    const closeAfter = req.headers.upgrade !== undefined;
+    if (closeAfter) closingConnections.add(socket);
 
     const peer = plainAddress(req.socket.remoteAddress);
     const source = clientAddress(peer, req.headers['x-forwarded-for'] as string | undefined, config.trustedProxies);
@@ -88,7 +121,11 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       },
       source,
     });
-    if (!route) return reject(res, { status: 404, code: 'TW_ERR_NO_ROUTE', message: 'no route matches this request' }, false);
+    if (!route) {
+      // HTTP/1.0 without Host is served only by a route without a host condition (reliability-anchors §2 row 13).
+      if (headers.host === undefined) return reject(res, { status: 400, code: 'TW_ERR_BAD_REQUEST', message: 'a request without Host matches no route' });
+      return reject(res, { status: 404, code: 'TW_ERR_NO_ROUTE', message: 'no route matches this request' }, false);
+    }
 
     const cl = headers['content-length'];
     const chunked = headers['transfer-encoding'] !== undefined;
@@ -96,7 +133,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     if (contentLength > route.maxBodyBytes) {
       return reject(res, { status: 413, code: 'TW_ERR_BODY_TOO_LARGE', message: `body larger than ${route.maxBodyBytes} bytes` });
     }
-    forward(req, res, snap, route, target.path, source, contentLength, chunked, t0);
+    forward(req, res, snap, route, target.path, source, contentLength, chunked, t0, closeAfter);
   };
 
   function forward(
@@ -109,6 +146,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     contentLength: number,
     chunked: boolean,
     t0: number,
+    closeAfter: boolean,
   ): void {
     const pool = snap.pools.get(route.primary)!;
     const upstream = pool.upstream;
@@ -203,7 +241,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         headersMs = performance.now() - t0;
         status = upRes.statusCode ?? 502;
         respHeaders = responseHeaders(upRes.rawHeaders);
-        if (deps.draining()) respHeaders.push('Connection', 'close');
+        if (deps.draining() || closeAfter) respHeaders.push('Connection', 'close');
         if (res.destroyed) {
           upRes.destroy();
           return;
@@ -226,7 +264,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       });
       up.on('error', (err: NodeJS.ErrnoException) => {
         if (status !== 0) return; // handled by the response's error path
-        if (res.destroyed || res.writableEnded) return finish();
+        if (res.destroyed || res.writableEnded || error === 'client_aborted') return finish();
         // A keep-alive socket the primary closed while we reused it: retry once when nothing can repeat a side effect.
         if (!retried && !timedOut && up.reusedSocket && !hasBody && IDEMPOTENT.has(method) && err.code === 'ECONNRESET') {
           retried = true;
@@ -239,7 +277,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         error = r.code;
         status = r.status;
         tap.emit('reject', { code: r.code, status: r.status });
-        send(res, r.status, r.code, r.message, !reqDone);
+        send(res, r.status, r.code, r.message, !reqDone || closeAfter);
         finish();
       });
       current = up;
@@ -249,9 +287,46 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     attach(start());
     // The client asked for 100-continue: it is sent only now that the request passed every check, so a body
     // tapwire refuses (413, no route) is never invited.
-    if (expectsContinue.has(req)) res.writeContinue();
+    if (expectsContinue.has(req)) {
+      // An answer queued behind another (pipelining) has no socket yet: node would buffer the 100 and, once the
+      // final answer's header block is ready, put that block ahead of it, so the 100 lands inside the final answer.
+      // So: sent when this answer reaches the connection, and only if the final answer has not begun by then
+      // (RFC 9110 §10.1.1 lets a server omit the 100).
+      if (res.socket) res.writeContinue();
+      else
+        res.once('socket', () => {
+          if (!res.headersSent) res.writeContinue();
+        });
+    }
 
     const socket = req.socket;
+    // The body will never be whole: the primary must not get it as if it were, and copies are aborted. Usually res
+    // tells (below), but the response of a request the client pipelined behind another is queued, has no socket yet
+    // and never closes: then req does, or the listener when node's parser gives up on the connection.
+    const abortBody = (): void => {
+      if (reqDone) return;
+      reqDone = true;
+      // Set first: the primary's error that destroy() causes is the client's doing, not a 502 (the listener answers).
+      if (!error) error = 'client_aborted';
+      current.destroy();
+      observer?.abort();
+      finish();
+    };
+    if (!reqDone) {
+      let aborts = streamingBodies.get(socket);
+      if (!aborts) streamingBodies.set(socket, (aborts = new Set()));
+      const mine = aborts;
+      // The parser may have read the whole body already, its 'end' still on its way: that body will arrive.
+      const abortIfIncomplete = (): void => {
+        if (!req.complete) abortBody();
+      };
+      mine.add(abortIfIncomplete);
+      req.once('end', () => mine.delete(abortIfIncomplete));
+      req.once('close', () => {
+        mine.delete(abortIfIncomplete);
+        abortBody();
+      });
+    }
     res.on('close', () => {
       if (!res.writableFinished) {
         // The client went away: abort the primary, and tell the observer if its body was incomplete.

@@ -1,7 +1,8 @@
 // Header rules shared by the primary and the copies: hop-by-hop removal (RFC 9110 §7.6.1), forwarding headers.
 import type { RawHeaders } from '../core/exchange.ts';
 
-/** Headers that describe one connection, never the message (RFC 9110 §7.6.1, plus legacy Proxy-Connection). */
+/** Headers that describe one connection, never the message (RFC 9110 §7.6.1, plus legacy Proxy-Connection, and
+ * HTTP2-Settings, which only means something next to an h2c Upgrade on that same connection: RFC 7540 §3.2.1). */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -12,6 +13,7 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  'http2-settings',
 ]);
 
 /** Headers a Connection option may never remove: routing and framing, and what tapwire itself decides. */
@@ -19,6 +21,25 @@ const PROTECTED = new Set(['host', 'content-length', 'content-type']);
 
 /** The marker on every copy; a client can never set it (reliability-anchors §4.2). */
 export const MIRROR_MARKER = 'x-tapwire-mirror';
+
+const DECIDED = new Set(['host', 'content-length', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', MIRROR_MARKER]);
+
+/**
+ * Whether tapwire itself decides this (lower-case) header on the way to an upstream: framing, Host, hop-by-hop
+ * headers, Expect, the X-Forwarded-* it sets, the mirror marker. A client header that only differs from one of these
+ * by `_` for `-` is refused (reliability-anchors §2 row 7): CGI-style servers map both spellings to one variable.
+ */
+export function decidedByTapwire(lower: string): boolean {
+  return HOP_BY_HOP.has(lower) || DECIDED.has(lower) || forProxies(lower);
+}
+
+/**
+ * `Proxy-*` headers address a proxy, never the origin (reliability-anchors §2 row 14), and `Proxy` alone is httpoxy
+ * (CVE-2016-5385: CGI turns it into HTTP_PROXY, the outbound proxy of the application). None is forwarded.
+ */
+function forProxies(lower: string): boolean {
+  return lower.startsWith('proxy') && (lower.length === 5 || lower.charCodeAt(5) === 0x2d);
+}
 
 /** Lower-case names listed in Connection headers (RFC 9110 §7.6.1: these are hop-by-hop too). */
 function connectionOptions(raw: RawHeaders): Set<string> | undefined {
@@ -44,7 +65,7 @@ export interface ForwardContext {
 }
 
 /**
- * The request headers sent to the primary: client headers in their order, minus hop-by-hop ones and the
+ * The request headers sent to the primary: client headers in their order, minus hop-by-hop ones, Proxy-*, the
  * mirror marker and Expect (tapwire answered it), then X-Forwarded-For/-Proto/-Host. Host is preserved.
  */
 export function requestHeaders(raw: RawHeaders, ctx: ForwardContext): string[] {
@@ -55,7 +76,7 @@ export function requestHeaders(raw: RawHeaders, ctx: ForwardContext): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'expect' || lower === MIRROR_MARKER) continue;
+    if (HOP_BY_HOP.has(lower) || lower === 'expect' || lower === MIRROR_MARKER || forProxies(lower)) continue;
     if (named?.has(lower) || ctx.strip?.has(lower)) continue;
     if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`;
