@@ -59,6 +59,15 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
   const metrics = createMetrics(tap);
   const stats = createStats(tap);
   const mirroring = new Mirroring(initial, { tap, ...(opts.random ? { random: opts.random } : {}) });
+  // log.access: one line per answered request, from the exchange event only (nothing a client sent is logged).
+  const offAccess = initial.log.access
+    ? tap.on('exchange', (e) =>
+        logger.info(
+          { route: e.route, upstream: e.upstream, status: e.status, ms: Math.round(e.durationMs * 10) / 10, ...(e.error ? { error: e.error } : {}) },
+          'access',
+        ),
+      )
+    : undefined;
   let snapshot: ProxySnapshot = { config: initial, pools: buildPools(initial) };
   let draining = false;
   let server: Server | undefined;
@@ -170,6 +179,7 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
         mirrors: r.mirrors.map((m) => ({ mirror: m.mirror, matched: m.matched, outcomes: nonZero(m.outcomes), inFlight: m.inFlight })),
       }));
       logger.info({ ms: Date.now() - started, final }, 'tapwire stopped');
+      offAccess?.();
       metrics.close();
       stats.close();
     },

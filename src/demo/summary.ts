@@ -163,11 +163,14 @@ export function clientDidNotWait(p: PhaseReport, timeoutMs: number): { ok: boole
   const primaryP99 = p.latencyMs.primary.p99;
   const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}ms`);
   if (p50 === null || p99 === null || primaryP99 === null) return { ok: false, why: 'no requests measured' };
-  const median = p50 < timeoutMs / 4;
+  // A loaded machine slows the whole process, primary included: what the client saw beyond the primary's own
+  // median is what it could have waited on a copy.
+  const primaryP50 = p.latencyMs.primary.p50 ?? 0;
+  const median = p50 < timeoutMs / 4 || p50 - primaryP50 < timeoutMs / 4;
   const tail = p99 < timeoutMs;
   const stall = !tail && p99 - primaryP99 < timeoutMs / 4;
   const why =
-    `p50 ${ms(p50)} (limit ${timeoutMs / 4}ms), p99 ${ms(p99)} (limit ${timeoutMs}ms, the mirror timeout)` +
+    `p50 ${ms(p50)} (limit ${timeoutMs / 4}ms, or that much above the primary's own p50 ${ms(primaryP50)}), p99 ${ms(p99)} (limit ${timeoutMs}ms, the mirror timeout)` +
     (stall ? `; the tail is the process stalling, not the mirror: the primary's own p99 was ${ms(primaryP99)}, event loop delay up to ${p.eventLoopMaxMs}ms` : '');
   return { ok: median && (tail || stall), why };
 }
