@@ -21,7 +21,8 @@ test('ten seconds of mutated requests break no invariant: answers or closes in t
   t.diagnostic(summary(report));
   const shown = report.violations.slice(0, 10).map((v) => `[exec ${v.exec ?? '-'}] ${v.rule}: ${v.detail.split('\n')[0]}`);
   assert.equal(report.violations.length, 0, `${report.violations.length} violation(s) (inputs kept in test/fixtures/fuzz only by npm run fuzz; reproduce: npm run fuzz -- --seconds ${seconds} --seed ${seed}):\n${shown.join('\n')}`);
-  assert.ok(report.execs >= 200 * seconds, `only ${report.execs} execs in ${seconds} s`);
+  // A stalled fuzzer, not a slow box: about 400/s here on 2 shared cores.
+  assert.ok(report.execs >= 50 * seconds, `only ${report.execs} execs in ${seconds} s`);
   assert.ok(report.forwarded > report.execs / 20, `only ${report.forwarded} of ${report.execs} execs reached the primary: the mutations destroy too much to test forwarding`);
 });
 
