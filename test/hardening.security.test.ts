@@ -37,6 +37,12 @@ const KEY = readFileSync(`${REPO}test/fixtures/config/localhost.key`);
 const TOKEN = 'adm1n-T0KEN-4f1c9e2b7d30a8';
 
 /** Runs `tapwire run -c FILE` to its exit (bounded), probing `probePort` the whole time: it must never accept. */
+/**
+ * An address of the loopback range that no other test binds: a port probed "never accepts" cannot be taken
+ * by a parallel test's listener (they bind 127.0.0.1).
+ */
+const PROBE_HOST = `127.${50 + Math.floor(Math.random() * 150)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+
 async function runToExit(file: string, env: Record<string, string>, probePort: number): Promise<{ code: number | null; stderr: string; accepted: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '-c', file], {
     cwd: REPO,
@@ -52,7 +58,7 @@ async function runToExit(file: string, env: Record<string, string>, probePort: n
   const probing = (async () => {
     while (running) {
       await new Promise<void>((resolve) => {
-        const s = net.connect(probePort, '127.0.0.1');
+        const s = net.connect(probePort, PROBE_HOST);
         s.once('connect', () => {
           accepted++;
           s.destroy();
@@ -73,7 +79,7 @@ async function runToExit(file: string, env: Record<string, string>, probePort: n
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
+    const s = net.connect(port, PROBE_HOST);
     s.once('connect', () => {
       s.destroy();
       resolve(false);
@@ -100,7 +106,7 @@ describe('admin exposure', () => {
     const file = writeConfig(
       h.tempDir(),
       'tapwire.yaml',
-      `listen: 127.0.0.1:${port}\nadmin: { listen: "0.0.0.0:0" }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`,
+      `listen: ${PROBE_HOST}:${port}\nadmin: { listen: "0.0.0.0:0" }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`,
     );
     const r = await runToExit(file, {}, port);
     assert.equal(r.code, 1, r.stderr);
@@ -113,7 +119,7 @@ describe('admin exposure', () => {
     const h = harness(t);
     const up = await h.upstream('v1');
     const port = await closedPort();
-    const config = configFrom(`listen: 127.0.0.1:${port}\nadmin: { listen: "127.0.0.1:0" }\nlog: { level: silent }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`);
+    const config = configFrom(`listen: ${PROBE_HOST}:${port}\nadmin: { listen: "127.0.0.1:0" }\nlog: { level: silent }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`);
     for (const host of ['0.0.0.0', '::', '192.0.2.10', 'admin.example.com', '127.1']) {
       assert.throws(
         () => buildApp(withAdminHost(config, host), { logger: createLogger({ level: 'silent' }) }),
@@ -133,7 +139,7 @@ describe('admin exposure', () => {
     const adminPort = (blocker.address() as AddressInfo).port;
     const port = await closedPort();
     const app = buildApp(
-      configFrom(`listen: 127.0.0.1:${port}\nadmin: { listen: "127.0.0.1:${adminPort}" }\nlog: { level: silent }\nshutdown: { drainTimeout: 0s }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`),
+      configFrom(`listen: ${PROBE_HOST}:${port}\nadmin: { listen: "127.0.0.1:${adminPort}" }\nlog: { level: silent }\nshutdown: { drainTimeout: 0s }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`),
       { logger: createLogger({ level: 'silent' }) },
     );
     await assert.rejects(app.start(), { code: 'TW_ERR_CONFIG' });
@@ -328,7 +334,7 @@ describe('upstream TLS verification', () => {
     const h = harness(t);
     const up = await h.upstream('v1');
     const port = await closedPort();
-    const file = writeConfig(h.tempDir(), 'tapwire.yaml', `listen: 127.0.0.1:${port}\nadmin: { listen: "127.0.0.1:0" }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`);
+    const file = writeConfig(h.tempDir(), 'tapwire.yaml', `listen: ${PROBE_HOST}:${port}\nadmin: { listen: "127.0.0.1:0" }\nupstreams:\n  v1: { url: ${up.url} }\nroutes:\n  - { name: r, primary: v1 }\n`);
     const r = await runToExit(file, { NODE_TLS_REJECT_UNAUTHORIZED: '0' }, port);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /NODE_TLS_REJECT_UNAUTHORIZED=0/);
