@@ -1,4 +1,5 @@
 // A JSON view of the running configuration with secrets removed, for the admin API and logs.
+import { withoutCredentials } from './schema.ts';
 import type { ResolvedConfig } from './types.ts';
 
 const SECRET_KEY = /token|secret|password|key|cert|^ca$|authorization|cookie/i;
@@ -9,7 +10,7 @@ function view(value: unknown, key: string, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') {
     if (SECRET_KEY.test(key)) return '[REDACTED]';
     // postgres://user:password@host: keep the shape, drop the credentials
-    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[REDACTED]@');
+    return withoutCredentials(value);
   }
   if (typeof value === 'function') return undefined;
   if (value instanceof URL) return value.href;

@@ -15,16 +15,3 @@ export const OUTCOMES = [
 ] as const;
 
 export type Outcome = (typeof OUTCOMES)[number];
-
-/**
- * Outcomes decided before a copy is sent. sampled_out and method_filtered are always decided at once;
- * body_too_large, overloaded and client_aborted may also end a copy that was admitted (in flight) while its
- * request body was still streaming; shutdown may end either kind.
- */
-export const PRE_DISPATCH_OUTCOMES: ReadonlySet<Outcome> = new Set([
-  'sampled_out',
-  'method_filtered',
-  'body_too_large',
-  'overloaded',
-  'client_aborted',
-]);

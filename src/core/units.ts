@@ -27,9 +27,3 @@ export function parseSize(text: string): number | undefined {
   if (!m) return undefined;
   return Math.floor(Number(m[1]) * SIZE_BYTES[m[2] ?? 'B']!);
 }
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}

@@ -104,11 +104,3 @@ export function responseHeaders(raw: RawHeaders): string[] {
   }
   return out;
 }
-
-/** First value of a header in a raw list (case-insensitive), or undefined. */
-export function rawHeader(raw: RawHeaders, lowerName: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) return raw[i + 1];
-  }
-  return undefined;
-}
