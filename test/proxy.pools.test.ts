@@ -83,6 +83,8 @@ routes:
         const n = (served.get(req.socket) ?? 0) + 1;
         served.set(req.socket, n);
         if (n > 1) return void req.socket.destroy();
+        // A write is always dropped the same way: it must reach the primary once, never twice.
+        if (req.method === 'POST') return void req.on('end', () => req.socket.destroy()).resume();
         req.resume();
         req.on('end', () => res.end(`ok ${req.method}`));
       },

@@ -37,3 +37,24 @@ export class TapwireError extends Error {
 export function errorBody(code: ErrorCode, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
+
+/** The `code`s of an error and its causes (undici wraps socket errors), outermost first. */
+export function errorCodes(err: unknown): string[] {
+  const out: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') out.push(code);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+/** Connection-level failures to reach an address at all. */
+export const CONNECT_FAILURES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** Whether the codes name a TLS failure (handshake, certificate). */
+export function isTlsFailure(codes: readonly string[], err: unknown): boolean {
+  if (codes.some((c) => c.startsWith('ERR_TLS') || c.startsWith('ERR_SSL') || c.includes('CERT') || c === 'EPROTO')) return true;
+  return /certificate|SSL|TLS/i.test(err instanceof Error ? err.message : '');
+}

@@ -1,17 +1,15 @@
 // The client-facing handler: check, route, stream to the primary and back. It hands each request to the
 // injected hooks (mirroring, later capture) and never waits on them.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
 import type { ResolvedConfig, ResolvedRoute } from '../config/types.ts';
-import { errorBody, type ErrorCode } from '../core/errors.ts';
 import type { Tap } from '../core/events.ts';
-import { deadlines, type Deadline } from '../core/deadlines.ts';
-import type { Exchange } from '../core/exchange.ts';
 import type { ProxyHooks, RequestObserver } from '../core/hooks.ts';
-import { requestHeaders, responseHeaders } from '../upstream/headers.ts';
+import { requestHeaders } from '../upstream/headers.ts';
 import type { UpstreamPool } from '../upstream/pool.ts';
 import { hostOnly, matchRoute } from './match.ts';
+import { PrimaryExchange, sendError } from './primary.ts';
 import { checkRequest, clientAddress, isRejection, parseTarget, plainAddress, type Rejection } from './request.ts';
 
 /** What a request binds to when it arrives; a reload swaps the whole snapshot at once. */
@@ -28,8 +26,6 @@ export interface HandlerDeps {
   /** true once SIGTERM arrived: responses then carry Connection: close */
   readonly draining: () => boolean;
 }
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Requests that carry `Expect: 100-continue` (marked by the listener's checkContinue handler). */
 export const expectsContinue = new WeakSet<IncomingMessage>();
@@ -58,36 +54,13 @@ export function abortStreamingBodies(socket: object): void {
   for (const abort of aborts) abort();
 }
 
-function send(res: ServerResponse, status: number, code: ErrorCode, message: string, close: boolean): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(code, message);
-  const headers: string[] = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
-  if (close) headers.push('Connection', 'close');
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
-/** Maps a client error of the primary request to tapwire's answer. */
-function primaryFailure(err: NodeJS.ErrnoException, timedOut: boolean, connecting: boolean): Rejection {
-  const code = err.code ?? '';
-  if (timedOut) return { status: 504, code: 'TW_ERR_UPSTREAM_TIMEOUT', message: connecting ? 'primary connect timeout' : 'primary did not answer in time' };
-  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'EPROTO' || err.message.includes('SSL'))
-    return { status: 502, code: 'TW_ERR_UPSTREAM_TLS', message: 'TLS handshake with the primary failed' };
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_'))
-    return { status: 502, code: 'TW_ERR_UPSTREAM_RESET', message: 'primary reset the connection or answered garbage' };
-  return { status: 502, code: 'TW_ERR_UPSTREAM_CONNECT', message: `primary unreachable (${code || 'error'})` };
-}
-
 export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { tap, hooks } = deps;
 
   const reject = (res: ServerResponse, r: Rejection, close = true): void => {
     tap.emit('reject', { code: r.code, status: r.status });
     if (close) closingConnections.add(res.req.socket);
-    send(res, r.status, r.code, r.message, close);
+    sendError(res, r.status, r.code, r.message, close);
   };
 
   return function handle(req, res) {
@@ -149,142 +122,44 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     closeAfter: boolean,
   ): void {
     const pool = snap.pools.get(route.primary)!;
-    const upstream = pool.upstream;
     const method = req.method!;
-    const fwd = requestHeaders(req.rawHeaders, { clientAddress: source, proto: deps.proto, chunked });
-    // HTTP/1.0 may come without Host: each attempt names the target it goes to (one pick per attempt, so
-    // round-robin is not advanced twice and the Host never names another URL).
-    const hostless = req.headers.host === undefined;
+    // undici frames the body itself (chunked when it has no length), so no Transfer-Encoding is passed on.
+    const fwd = requestHeaders(req.rawHeaders, { clientAddress: source, proto: deps.proto, chunked: false });
     const hasBody = contentLength !== 0;
 
     const observer: RequestObserver | undefined = route.mirrors.length
-      ? hooks.observe({ route: route.name, at: Date.now(), t0, method, path, headers: fwd, source, contentLength, host: req.headers.host ?? '' })
+      ? hooks.observe({
+          route: route.name,
+          at: Date.now(),
+          t0,
+          method,
+          path,
+          headers: chunked ? [...fwd, 'Transfer-Encoding', 'chunked'] : fwd,
+          source,
+          contentLength,
+          host: req.headers.host ?? '',
+        })
       : undefined;
-    const keepBody = observer?.wantsPrimaryBody === true;
-    const cap = snap.config.mirroring.maxResponseBytes;
-    const timeoutMs = route.timeoutMs ?? upstream.timeoutMs;
+    // The body goes through a stream of its own: undici destroys a request body it gives up on, and that must
+    // never be the client's connection (tapwire still owes the client an answer).
+    const body = hasBody ? new PassThrough() : null;
+    const ex = new PrimaryExchange({
+      res,
+      tap,
+      route: route.name,
+      pool,
+      method,
+      path,
+      headers: fwd,
+      hostless: req.headers.host === undefined,
+      body,
+      observer,
+      cap: snap.config.mirroring.maxResponseBytes,
+      timeoutMs: route.timeoutMs ?? pool.upstream.timeoutMs,
+      t0,
+      close: deps.draining() || closeAfter,
+    });
 
-    let status = 0;
-    let error: string | undefined;
-    let headersMs: number | undefined;
-    let respHeaders: string[] | undefined;
-    let bodyBytes = 0;
-    let kept: Buffer[] | undefined;
-    let reqDone = !hasBody;
-    let finished = false;
-    let retried = false;
-
-    let deadline: Deadline | undefined;
-    const touch = (): void => {
-      if (deadline) deadline.at = performance.now() + timeoutMs;
-    };
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      deadlines.delete(deadline);
-      const totalMs = performance.now() - t0;
-      tap.emit('exchange', { route: route.name, upstream: upstream.name, status, durationMs: totalMs, ...(error ? { error } : {}) });
-      if (observer) {
-        const exchange: Exchange = {
-          role: 'primary',
-          upstream: upstream.name,
-          ...(status && !error ? { status } : {}),
-          ...(respHeaders ? { headers: respHeaders } : {}),
-          ...(kept ? { body: Buffer.concat(kept) } : {}),
-          bodyBytes,
-          truncated: bodyBytes > cap,
-          timings: { startMs: 0, ...(headersMs !== undefined ? { headersMs } : {}), totalMs },
-          ...(error ? { error } : {}),
-        };
-        observer.primaryDone(exchange);
-      }
-    };
-
-    const start = (): http.ClientRequest => {
-      const t = pool.pick();
-      const options: http.RequestOptions = {
-        host: t.url.hostname.startsWith('[') ? t.url.hostname.slice(1, -1) : t.url.hostname,
-        port: t.url.port || (t.secure ? 443 : 80),
-        method,
-        path,
-        headers: hostless ? [...fwd, 'Host', t.url.host] : fwd,
-        agent: t.agent,
-        setHost: false,
-      };
-      return t.secure ? https.request(options) : http.request(options);
-    };
-
-    const attach = (up: http.ClientRequest): void => {
-      let timedOut = false;
-      let connecting = false;
-      deadlines.delete(deadline);
-      // Idle deadline: pushed back by every body chunk either way (touch), so slow uploads and long
-      // streamed answers live, and a silent primary gets its 504 (or its connection cut) after timeoutMs.
-      deadline = deadlines.add(timeoutMs, () => {
-        timedOut = true;
-        up.destroy();
-      });
-      up.on('socket', (socket) => {
-        if (!socket.connecting) return;
-        connecting = true;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          up.destroy();
-        }, upstream.connectTimeoutMs);
-        socket.once('connect', () => {
-          connecting = false;
-          clearTimeout(timer);
-        });
-        socket.once('close', () => clearTimeout(timer));
-      });
-      up.on('response', (upRes) => {
-        headersMs = performance.now() - t0;
-        status = upRes.statusCode ?? 502;
-        respHeaders = responseHeaders(upRes.rawHeaders);
-        if (deps.draining() || closeAfter) respHeaders.push('Connection', 'close');
-        if (res.destroyed) {
-          upRes.destroy();
-          return;
-        }
-        res.writeHead(status, upRes.statusMessage, respHeaders);
-        if (keepBody) kept = [];
-        upRes.on('data', (chunk: Buffer) => {
-          touch();
-          if (kept && bodyBytes < cap) kept.push(bodyBytes + chunk.length <= cap ? chunk : chunk.subarray(0, cap - bodyBytes));
-          bodyBytes += chunk.length;
-        });
-        upRes.on('end', finish);
-        upRes.on('error', () => {
-          // The primary broke mid-body: the client cannot get a whole answer; close its connection.
-          error = 'TW_ERR_UPSTREAM_RESET';
-          res.destroy();
-          finish();
-        });
-        upRes.pipe(res);
-      });
-      up.on('error', (err: NodeJS.ErrnoException) => {
-        if (status !== 0) return; // handled by the response's error path
-        if (res.destroyed || res.writableEnded || error === 'client_aborted') return finish();
-        // A keep-alive socket the primary closed while we reused it: retry once when nothing can repeat a side effect.
-        if (!retried && !timedOut && up.reusedSocket && !hasBody && IDEMPOTENT.has(method) && err.code === 'ECONNRESET') {
-          retried = true;
-          const again = start();
-          attach(again);
-          again.end();
-          return;
-        }
-        const r = primaryFailure(err, timedOut, connecting);
-        error = r.code;
-        status = r.status;
-        tap.emit('reject', { code: r.code, status: r.status });
-        send(res, r.status, r.code, r.message, !reqDone || closeAfter);
-        finish();
-      });
-      current = up;
-    };
-
-    let current: http.ClientRequest;
-    attach(start());
     // The client asked for 100-continue: it is sent only now that the request passed every check, so a body
     // tapwire refuses (413, no route) is never invited.
     if (expectsContinue.has(req)) {
@@ -304,15 +179,15 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     // tells (below), but the response of a request the client pipelined behind another is queued, has no socket yet
     // and never closes: then req does, or the listener when node's parser gives up on the connection.
     const abortBody = (): void => {
-      if (reqDone) return;
-      reqDone = true;
-      // Set first: the primary's error that destroy() causes is the client's doing, not a 502 (the listener answers).
-      if (!error) error = 'client_aborted';
-      current.destroy();
+      if (ex.reqDone) return;
+      ex.reqDone = true;
+      // Set first: the primary's error that the abort causes is the client's doing, not a 502 (the listener answers).
+      if (!ex.error) ex.error = 'client_aborted';
+      ex.cancel(new Error('client aborted'));
       observer?.abort();
-      finish();
+      ex.finish();
     };
-    if (!reqDone) {
+    if (hasBody) {
       let aborts = streamingBodies.get(socket);
       if (!aborts) streamingBodies.set(socket, (aborts = new Set()));
       const mine = aborts;
@@ -330,16 +205,16 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     res.on('close', () => {
       if (!res.writableFinished) {
         // The client went away: abort the primary, and tell the observer if its body was incomplete.
-        current.destroy();
-        if (!reqDone) observer?.abort();
-        if (!error) error = 'client_aborted';
-        finish();
-      } else if (!reqDone && observer) {
+        if (!ex.reqDone) observer?.abort();
+        if (!ex.error) ex.error = 'client_aborted';
+        ex.cancel(new Error('client gone'));
+        ex.finish();
+      } else if (!ex.reqDone && observer) {
         // Answered before the request body was whole (a failed primary, an early answer). Node detaches req from
         // the connection once the answer is sent, so a connection that closes now never ends or aborts req: watch
         // the socket, or the copies would stay in flight forever.
         const onClose = (): void => {
-          if (!reqDone) observer.abort();
+          if (!ex.reqDone) observer.abort();
         };
         if (socket.destroyed) return onClose();
         socket.once('close', onClose);
@@ -347,37 +222,36 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       }
     });
 
-    if (!hasBody) {
-      current!.end();
+    if (!body) {
       observer?.end();
       return;
     }
     let received = 0;
     const limit = route.maxBodyBytes;
     req.on('data', (chunk: Buffer) => {
-      touch();
+      ex.touch();
       received += chunk.length;
       if (received > limit) {
         // Chunked bodies reveal their size only as they stream: stop at the cap.
-        req.unpipe(current);
-        current.destroy();
+        req.unpipe(body);
         observer?.abort();
-        reqDone = true;
-        error = 'TW_ERR_BODY_TOO_LARGE';
-        status = 413;
+        ex.reqDone = true;
+        ex.error = 'TW_ERR_BODY_TOO_LARGE';
+        ex.status = 413;
         tap.emit('reject', { code: 'TW_ERR_BODY_TOO_LARGE', status: 413 });
-        send(res, 413, 'TW_ERR_BODY_TOO_LARGE', `body larger than ${limit} bytes`, true);
-        finish();
+        sendError(res, 413, 'TW_ERR_BODY_TOO_LARGE', `body larger than ${limit} bytes`, true);
+        ex.cancel(new Error('body too large'));
+        ex.finish();
         return;
       }
       observer?.data(chunk);
     });
     req.on('end', () => {
-      if (reqDone) return;
-      reqDone = true;
+      if (ex.reqDone) return;
+      ex.reqDone = true;
       observer?.end();
     });
-    req.pipe(current!);
+    req.pipe(body);
   }
 }
 

@@ -1,14 +1,16 @@
-// Keep-alive connection pools for primaries: one node:http Agent per upstream URL, round-robin over `urls`.
-// node:http is used on the live path because it was the fastest client in our measurements
-// (reference/ecosystem.md); copies use undici pools of their own (src/mirror/pools.ts).
-import http from 'node:http';
-import https from 'node:https';
+// Keep-alive connection pools for primaries: one undici Pool per upstream URL, round-robin over `urls`.
+// The handler drives them through undici's dispatch API (no Readable, promise or AbortController per
+// request): measured at 36–57 µs of proxy CPU per request against 66–90 µs for node:http's Agent and
+// ClientRequest on the same machine (docs/benchmark.md). Copies use pools of their own (src/mirror/pools.ts),
+// so a slow mirror can never hold a primary's sockets.
+import { Pool } from 'undici';
 import type { ResolvedUpstream } from '../config/types.ts';
 
 export interface Target {
   readonly url: URL;
-  readonly agent: http.Agent;
-  readonly secure: boolean;
+  readonly pool: Pool;
+  /** `host[:port]` of the URL: the Host of a request that came without one (HTTP/1.0) */
+  readonly host: string;
 }
 
 export class UpstreamPool {
@@ -18,20 +20,25 @@ export class UpstreamPool {
 
   constructor(upstream: ResolvedUpstream) {
     this.upstream = upstream;
-    this.#targets = upstream.urls.map((url) => {
-      const secure = url.protocol === 'https:';
-      const options = { keepAlive: true, maxSockets: upstream.maxConnections, maxFreeSockets: upstream.maxConnections, scheduling: 'lifo' as const };
-      const agent = secure
-        ? new https.Agent({
-            ...options,
-            // Explicitly true: `undefined` once meant "off" (CVE-2021-22939).
-            rejectUnauthorized: true,
-            ...(upstream.ca ? { ca: upstream.ca } : {}),
-            ...(upstream.servername ? { servername: upstream.servername } : {}),
-          })
-        : new http.Agent(options);
-      return { url, agent, secure };
-    });
+    this.#targets = upstream.urls.map((url) => ({
+      url,
+      host: url.host,
+      pool: new Pool(url.origin, {
+        connections: upstream.maxConnections,
+        pipelining: 1,
+        // undici's own timers are off: the handler's deadline (one sweeping interval) bounds every exchange.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        keepAliveTimeout: 4_000,
+        connect: {
+          timeout: upstream.connectTimeoutMs,
+          // Explicitly true: `undefined` once meant "off" (CVE-2021-22939).
+          rejectUnauthorized: true,
+          ...(upstream.ca ? { ca: upstream.ca } : {}),
+          ...(upstream.servername ? { servername: upstream.servername } : {}),
+        },
+      }),
+    }));
   }
 
   /** The next target, round-robin. */
@@ -43,10 +50,11 @@ export class UpstreamPool {
 
   /** A stable identity: a reload keeps a pool (and its warm connections) when this is unchanged. */
   static key(u: ResolvedUpstream): string {
-    return JSON.stringify([u.urls.map(String), u.maxConnections, u.ca ?? '', u.servername ?? '']);
+    return JSON.stringify([u.urls.map(String), u.maxConnections, u.connectTimeoutMs, u.ca ?? '', u.servername ?? '']);
   }
 
+  /** Closes every connection at once (reload retires a pool only after its requests had time to end). */
   destroy(): void {
-    for (const t of this.#targets) t.agent.destroy();
+    for (const t of this.#targets) void t.pool.destroy().catch(() => undefined);
   }
 }
