@@ -10,7 +10,8 @@ const forbidden = {
   proxy: ['mirror', 'admin', 'cli', 'app', 'store'],
   mirror: ['proxy', 'admin', 'cli', 'app'],
   admin: ['proxy', 'mirror', 'cli', 'app'],
-  compare: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app'],
+  compare: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app', 'store'],
+  store: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app', 'analysis'],
   analysis: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app'],
 };
 

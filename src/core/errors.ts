@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   TW_ERR_SHUTTING_DOWN: 'tapwire is draining and refuses new work (503)',
   TW_ERR_ADMIN_UNAUTHORIZED: 'the admin API needs a valid bearer token (401)',
   TW_ERR_ADMIN_BAD_REQUEST: 'the admin API request is invalid (400/405/415)',
+  TW_ERR_STORE: 'the store could not be opened, read or written (the message names the store and the reason)',
   TW_ERR_INTERNAL: 'an unexpected internal failure (500); always a bug',
 } as const;
 
