@@ -1,11 +1,18 @@
 // The only place that wires everything: buildApp(config) → { start, reload, stop }. Building opens no socket.
 import type { Server } from 'node:http';
+import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { HostPort, ResolvedConfig } from './config/types.ts';
 import { Tap } from './core/events.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { createAdminServer } from './admin/server.ts';
-import { createMetrics } from './admin/metrics.ts';
+import { createCompareApi } from './admin/compare.ts';
+import { createMetrics, registerCompareMetrics } from './admin/metrics.ts';
+import { CompareEngine } from './compare/engine.ts';
+import { processorSettings } from './compare/processor.ts';
+import type { NoiseMark, Thresholds } from './compare/types.ts';
+import { openStore } from './store/open.ts';
+import type { Store } from './store/types.ts';
 import { createStats } from './admin/stats.ts';
 import { redactedConfig } from './config/redact.ts';
 import { Mirroring } from './mirror/dispatch.ts';
@@ -23,6 +30,10 @@ export interface AppOptions {
 
 export interface App {
   readonly tap: Tap;
+  /** the compare engine, once started with a route that compares */
+  readonly compare: CompareEngine | undefined;
+  /** the store, once started */
+  readonly store: Store | undefined;
   readonly mirroring: Mirroring;
   readonly stats: ReturnType<typeof createStats>;
   readonly logger: Logger;
@@ -45,6 +56,22 @@ function buildPools(config: ResolvedConfig, previous?: ReadonlyMap<string, Upstr
     pools.set(name, old && UpstreamPool.key(old.upstream) === UpstreamPool.key(u) ? old : new UpstreamPool(u));
   }
   return pools;
+}
+
+/** How often retention runs over the store. */
+const PRUNE_INTERVAL_MS = 60_000;
+
+function compareSettings(config: ResolvedConfig) {
+  return processorSettings(config.routes, config.compare);
+}
+
+function routeThresholds(config: ResolvedConfig): Map<string, Thresholds> {
+  return new Map(config.routes.flatMap((r) => (r.compare ? [[r.name, r.compare.thresholds] as const] : [])));
+}
+
+/** compare.noise of every route, as marks (source: config). */
+function configNoise(config: ResolvedConfig): NoiseMark[] {
+  return config.routes.flatMap((r) => (r.compare ? r.compare.noise.map((field) => ({ route: r.name, endpoint: '*', field, at: 0, source: 'config' as const })) : []));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -71,6 +98,41 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
   let snapshot: ProxySnapshot = { config: initial, pools: buildPools(initial) };
   let draining = false;
   let server: Server | undefined;
+  let store: Store | undefined;
+  let engine: CompareEngine | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  /** routes whose trials go to compare */
+  let comparing = new Set(initial.routes.filter((r) => r.compare).map((r) => r.name));
+  let offTrial: (() => void) | undefined;
+
+  const startCompare = (config: ResolvedConfig): void => {
+    if (engine || !store || comparing.size === 0) return;
+    const target = store;
+    engine = new CompareEngine({
+      settings: compareSettings(config),
+      queue: config.compare.queue,
+      flushIntervalMs: config.compare.flushIntervalMs,
+      worker: config.compare.worker,
+      sink: (batch) => target.write(batch),
+      onError: (message, err) => logger.error({ err }, message),
+    });
+    const e = engine;
+    // After the client was answered (the trial event comes once the primary and every copy are done).
+    offTrial = tap.on('trial', (t) => {
+      if (comparing.has(t.route)) e.offer(t);
+    });
+  };
+  registerCompareMetrics(metrics.registry, { engine: () => engine?.stats(), storeSize: async () => store?.size() });
+  const compareApi = createCompareApi({
+    store: () => {
+      if (!store) throw new Error('the store is not open yet');
+      return store;
+    },
+    thresholds: () => routeThresholds(snapshot.config),
+    defaults: () => snapshot.config.compare.thresholds,
+    configNoise: () => configNoise(snapshot.config),
+    flush: async () => engine?.flush(),
+  });
 
   // Created (and its exposure checked) before anything listens: a bad admin address must not leave the data plane open.
   const admin =
@@ -86,6 +148,7 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
           isReady: () => !draining && server?.listening === true,
           config: () => redactedConfig(snapshot.config),
           logger,
+          compare: compareApi,
         });
 
   const handler = createHandler({
@@ -101,6 +164,12 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
     mirroring,
     stats,
     logger,
+    get compare() {
+      return engine;
+    },
+    get store() {
+      return store;
+    },
     config: () => snapshot.config,
     get draining() {
       return draining;
@@ -108,6 +177,15 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
 
     async start() {
       const config = snapshot.config;
+      // The store opens first: a store that cannot open stops tapwire before anything listens.
+      store = await openStore(config.storage, { ...(config.source ? { baseDir: dirname(config.source) } : {}) });
+      startCompare(config);
+      const retention = (): void => {
+        const c = snapshot.config.compare.retention;
+        store?.prune({ now: Date.now(), maxAgeMs: c.maxAgeMs, maxExamples: c.maxExamples }).catch((err: unknown) => logger.warn({ err }, 'store retention failed'));
+      };
+      pruneTimer = setInterval(retention, PRUNE_INTERVAL_MS);
+      pruneTimer.unref();
       server = createListener(config, handler, tap);
       const s = server;
       await new Promise<void>((resolve, reject) => {
@@ -135,6 +213,9 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       const old = snapshot;
       snapshot = { config, pools: buildPools(config, old.pools) };
       mirroring.apply(config);
+      comparing = new Set(config.routes.filter((r) => r.compare).map((r) => r.name));
+      if (engine) engine.apply(compareSettings(config));
+      else startCompare(config);
       if (server) {
         server.headersTimeout = config.limits.headersTimeoutMs;
         server.requestTimeout = config.limits.requestTimeoutMs;
@@ -171,6 +252,11 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       }
       await mirroring.drain(Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started)));
       await mirroring.close();
+      // What was compared reaches the store before it closes (bounded: close() waits at most a few seconds).
+      offTrial?.();
+      clearInterval(pruneTimer);
+      await engine?.close().catch((err: unknown) => logger.warn({ err }, 'compare did not stop cleanly'));
+      await store?.close().catch((err: unknown) => logger.warn({ err }, 'the store did not close cleanly'));
       for (const p of snapshot.pools.values()) p.destroy();
       await admin?.close();
       // What the drain did, per route and mirror, for whoever reads the last log line.

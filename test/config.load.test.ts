@@ -43,6 +43,7 @@ test('the PRODUCT.md example loads with every value it states', async () => {
   assert.deepEqual(
     { ...m, sampleBy: { ...m.sampleBy }, host: { ...m.host } },
     {
+      role: 'candidate',
       name: 'v2',
       upstream: 'v2',
       percentage: 12.5,
@@ -56,7 +57,24 @@ test('the PRODUCT.md example loads with every value it states', async () => {
       removeHeaders: ['authorization'],
     },
   );
-  assert.deepEqual(route.compare, { ignoreHeaders: ['date'], ignore: ['$.meta.generatedAt'] });
+  // The secondary gets a copy like a mirror (only to learn noise), whenever the candidate's copy goes out.
+  const secondary = route.mirrors[1]!;
+  assert.equal(route.mirrors.length, 2);
+  assert.equal(secondary.role, 'secondary');
+  assert.equal(secondary.upstream, 'v1b');
+  assert.equal(secondary.percentage, 100);
+  assert.deepEqual(secondary.methods, ['GET', 'HEAD', 'OPTIONS']);
+  assert.deepEqual({ ...route.compare!, tolerance: { ...route.compare!.tolerance }, thresholds: { ...route.compare!.thresholds } }, {
+    ignoreHeaders: ['date'],
+    ignore: ['$.meta.generatedAt'],
+    noise: [],
+    arrays: {},
+    tolerance: { absolute: 0, relative: 0 },
+    headers: true,
+    endpoints: [],
+    maxEndpoints: 200,
+    thresholds: { relative: 0.2, absolute: 0.0003, minSamples: 100, latencyRatio: 1.2, latencyPercentile: 'p99', latencyMinDeltaMs: 1, errorRateDelta: 0.01 },
+  });
 });
 
 test('a minimal config gets every documented default', () => {

@@ -216,3 +216,71 @@ function defineMetrics(registers: Registry, collect: Collectors) {
     }),
   };
 }
+
+/** What the compare metrics read at scrape time (engine counters, store size). */
+export interface CompareMetricsSource {
+  readonly engine: () => { accepted: number; processed: number; failed: number; depth: number; dropped: Readonly<Record<string, number>> } | undefined;
+  readonly storeSize: () => Promise<{ aggregates: number; examples: number; noiseMarks: number; bytes?: number } | undefined>;
+}
+
+/**
+ * Compare and store series, computed when Prometheus scrapes: `tapwire_compare_trials_total{result}`,
+ * `tapwire_compare_dropped_total{reason}`, `tapwire_compare_queue_depth`, `tapwire_store_rows{table}`,
+ * `tapwire_store_bytes`.
+ */
+export function registerCompareMetrics(registry: Registry, src: CompareMetricsSource): void {
+  new Counter({
+    name: 'tapwire_compare_trials_total',
+    help: 'Trials handed to compare, by result: accepted into the queue, processed by the differ, failed in it',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const s = src.engine();
+      this.reset();
+      this.labels('accepted').inc(s?.accepted ?? 0);
+      this.labels('processed').inc(s?.processed ?? 0);
+      this.labels('failed').inc(s?.failed ?? 0);
+    },
+  });
+  new Counter({
+    name: 'tapwire_compare_dropped_total',
+    help: 'Trials or batches compare dropped instead of growing without bound, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const s = src.engine();
+      this.reset();
+      for (const reason of ['queue_full', 'worker_error', 'store_backlog', 'shutdown']) this.labels(reason).inc(s?.dropped[reason] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tapwire_compare_queue_depth',
+    help: 'Trials queued for or being compared now',
+    registers: [registry],
+    collect() {
+      this.set(src.engine()?.depth ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tapwire_store_rows',
+    help: 'Rows in the store, by table',
+    labelNames: ['table'],
+    registers: [registry],
+    async collect() {
+      const size = await src.storeSize().catch(() => undefined);
+      if (!size) return;
+      this.labels('aggregates').set(size.aggregates);
+      this.labels('examples').set(size.examples);
+      this.labels('noise_marks').set(size.noiseMarks);
+    },
+  });
+  new Gauge({
+    name: 'tapwire_store_bytes',
+    help: 'Bytes the store uses on disk (database file and WAL), when it has a file',
+    registers: [registry],
+    async collect() {
+      const size = await src.storeSize().catch(() => undefined);
+      if (size?.bytes !== undefined) this.set(size.bytes);
+    },
+  });
+}

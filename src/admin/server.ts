@@ -9,6 +9,7 @@ import { sanitizeForLog } from '../core/log.ts';
 import { bearerVerifier, checkAdminExposure, hostOfHeader, isLoopbackHost } from './auth.ts';
 import { renderMetrics, wantsOpenMetrics } from './exposition.ts';
 import type { StatsSnapshot } from './stats.ts';
+import { BadRequest, type CompareApi } from './compare.ts';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -22,6 +23,8 @@ export interface AdminServerOptions {
   /** an already-redacted view of the configuration */
   readonly config: () => unknown;
   readonly logger: Logger;
+  /** the compare API (verdict, endpoints, diffs, noise, reset) */
+  readonly compare?: CompareApi;
 }
 
 export interface AdminServer {
@@ -36,14 +39,25 @@ interface Reply {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+interface Context {
+  readonly query: URLSearchParams;
+  /** the rest of the path after a prefix endpoint (`/api/v1/endpoints/<id>`) */
+  readonly param?: string;
+  /** the parsed JSON body of a POST */
+  readonly body?: unknown;
+}
+
 interface Endpoint {
   /** liveness and readiness stay open: kubelet probes carry no token */
   readonly public: boolean;
-  handle(req: IncomingMessage): Reply | Promise<Reply>;
+  /** GET endpoints also answer HEAD; mutations are POST with a JSON body */
+  readonly method?: 'GET' | 'POST';
+  handle(req: IncomingMessage, ctx: Context): Reply | Promise<Reply>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const ALLOW = 'GET, HEAD';
+/** A mutation's JSON body at most. */
+const MAX_BODY_BYTES = 64 * 1024;
 
 export function createAdminServer(opts: AdminServerOptions): AdminServer {
   checkAdminExposure(opts.host, opts.port, opts.token);
@@ -56,6 +70,69 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     ['/api/v1/stats', { public: false, handle: () => json(200, opts.stats()) }],
     ['/api/v1/config', { public: false, handle: () => json(200, opts.config()) }],
   ]);
+  /** endpoints that take the rest of the path as a parameter */
+  const prefixed = new Map<string, Endpoint>();
+  const compare = opts.compare;
+  if (compare) {
+    const num = (q: URLSearchParams, name: string): number | undefined => {
+      const v = q.get(name);
+      if (v === null) return undefined;
+      if (!/^\d{1,6}$/.test(v)) throw new BadRequest(`${name} must be a whole number`);
+      return Number(v);
+    };
+    const optional = (q: URLSearchParams, name: string): string | undefined => q.get(name) ?? undefined;
+    endpoints.set('/api/v1/verdict', {
+      public: false,
+      handle: async (_req, { query }) => {
+        const route = optional(query, 'route');
+        return json(200, await compare.verdict(route !== undefined ? { route } : {}));
+      },
+    });
+    // Flagger's webhooks and other gates read the status: 200 only for a pass.
+    endpoints.set('/api/v1/verdict/gate', {
+      public: false,
+      handle: async (_req, { query }) => {
+        const route = optional(query, 'route');
+        const v = await compare.verdict(route !== undefined ? { route } : {});
+        return json(v.verdict === 'pass' ? 200 : 412, { verdict: v.verdict, summary: v.summary, generatedAt: v.generatedAt });
+      },
+    });
+    endpoints.set('/api/v1/endpoints', {
+      public: false,
+      handle: async (_req, { query }) => {
+        const route = optional(query, 'route');
+        const v = await compare.verdict(route !== undefined ? { route } : {});
+        return json(200, { generatedAt: v.generatedAt, verdict: v.verdict, endpoints: v.endpoints });
+      },
+    });
+    prefixed.set('/api/v1/endpoints/', {
+      public: false,
+      handle: async (_req, { param }) => {
+        const detail = await compare.endpoint(param ?? '');
+        return detail ? json(200, detail) : fail(404, 'TW_ERR_ADMIN_BAD_REQUEST', 'no such endpoint (nothing compared for it yet)');
+      },
+    });
+    endpoints.set('/api/v1/diffs', {
+      public: false,
+      handle: async (_req, { query }) => {
+        const endpoint = query.get('endpoint');
+        if (endpoint === null) throw new BadRequest('endpoint= is required (an id from GET /api/v1/endpoints)');
+        const field = optional(query, 'field');
+        const upstream = optional(query, 'upstream');
+        const limit = num(query, 'limit');
+        return json(200, await compare.diffs({ endpoint, ...(field !== undefined ? { field } : {}), ...(upstream !== undefined ? { upstream } : {}), ...(limit !== undefined ? { limit } : {}) }));
+      },
+    });
+    endpoints.set('/api/v1/noise', { public: false, method: 'POST', handle: async (_req, { body }) => json(200, await compare.markNoise(body)) });
+    endpoints.set('/api/v1/reset', { public: false, method: 'POST', handle: async (_req, { body }) => json(200, await compare.reset(body)) });
+  }
+
+  function find(path: string): { endpoint?: Endpoint; param?: string } {
+    const exact = endpoints.get(path);
+    if (exact) return { endpoint: exact };
+    for (const [prefix, endpoint] of prefixed) if (path.startsWith(prefix) && path.length > prefix.length) return { endpoint, param: path.slice(prefix.length) };
+    return {};
+  }
 
   async function metricsReply(req: IncomingMessage): Promise<Reply> {
     const exposition = await renderMetrics(opts.registry, wantsOpenMetrics(req.headers.accept));
@@ -63,8 +140,10 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   }
 
   async function route(req: IncomingMessage): Promise<Reply> {
-    const path = (req.url ?? '').split('?', 1)[0]!;
-    const endpoint = endpoints.get(path);
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const { endpoint, param } = find(path);
     if (endpoint?.public !== true) {
       // Checked before 404/405 so that without the token nobody can map which paths exist.
       if (authorized !== undefined && !authorized(req.headers.authorization)) {
@@ -78,10 +157,32 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       }
     }
     if (endpoint === undefined) return fail(404, 'TW_ERR_ADMIN_BAD_REQUEST', 'no such admin endpoint');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return { ...fail(405, 'TW_ERR_ADMIN_BAD_REQUEST', `only ${ALLOW} are allowed here`), headers: { allow: ALLOW } };
+    const method = endpoint.method ?? 'GET';
+    const allowed = method === 'GET' ? req.method === 'GET' || req.method === 'HEAD' : req.method === 'POST';
+    if (!allowed) {
+      const allow = method === 'GET' ? 'GET, HEAD' : 'POST';
+      return { ...fail(405, 'TW_ERR_ADMIN_BAD_REQUEST', `only ${allow} ${allow.includes(',') ? 'are' : 'is'} allowed here`), headers: { allow } };
     }
-    return endpoint.handle(req);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    try {
+      let body: unknown;
+      if (method === 'POST') {
+        // JSON only: a cross-site form cannot send application/json without a CORS preflight, which is never granted.
+        const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+        if (type !== 'application/json') return fail(415, 'TW_ERR_ADMIN_BAD_REQUEST', 'send a JSON body with Content-Type: application/json');
+        const text = await readBody(req, MAX_BODY_BYTES);
+        if (text === undefined) return fail(413, 'TW_ERR_ADMIN_BAD_REQUEST', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+        try {
+          body = text.trim() === '' ? {} : JSON.parse(text);
+        } catch {
+          return fail(400, 'TW_ERR_ADMIN_BAD_REQUEST', 'the body is not valid JSON');
+        }
+      }
+      return await endpoint.handle(req, { query, ...(param !== undefined ? { param } : {}), ...(body !== undefined ? { body } : {}) });
+    } catch (err) {
+      if (err instanceof BadRequest) return fail(400, 'TW_ERR_ADMIN_BAD_REQUEST', err.message);
+      throw err;
+    }
   }
 
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
@@ -134,6 +235,25 @@ function listen(server: ReturnType<typeof createServer>, host: string, port: num
       log.info({ host: address.address, port: address.port }, 'admin API listening');
       resolve({ host: address.address, port: address.port });
     });
+  });
+}
+
+/** The body as text, or undefined when it is larger than max (the rest is not read). */
+function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(size > max ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
   });
 }
 

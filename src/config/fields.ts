@@ -23,7 +23,7 @@ export function describe(value: unknown): string {
   return typeof value === 'string' ? `the string "${value}"` : typeof value;
 }
 
-const DURATION_UNITS = 'a number with ms, s, m or h, like "250ms", "5s" or "2m"';
+const DURATION_UNITS = 'a number with ms, s, m, h or d, like "250ms", "5s", "2m" or "7d"';
 
 function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;

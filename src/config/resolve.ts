@@ -5,7 +5,7 @@ import { crossCheck } from './checks.ts';
 import { readConfigFiles, type ConfigFiles, type ReadText } from './files.ts';
 import { dropExplained, formatPath, fromZodIssue, type LoadResult, type Path, type RawIssue } from './issues.ts';
 import { configSchema, type ValidConfig } from './schema.ts';
-import type { ResolvedConfig, ResolvedMatch, ResolvedMirror, ResolvedRoute, ResolvedUpstream } from './types.ts';
+import type { ResolvedCompare, ResolvedCompareGlobal, ResolvedConfig, ResolvedMatch, ResolvedMirror, ResolvedRoute, ResolvedThresholds, ResolvedUpstream } from './types.ts';
 
 /** A copy that waits longer than this only holds buffers; the upstream's own timeout is the default below it. */
 const MIRROR_TIMEOUT_CAP_MS = 5000;
@@ -85,6 +85,7 @@ export function resolveConfig(v: ValidConfig, files: ConfigFiles, opts: ResolveO
       maxResponseBytes: v.mirroring.maxResponseBytes,
       connectTimeoutMs: v.mirroring.connectTimeout,
     },
+    compare: resolveCompareGlobal(v),
     shutdown: { drainTimeoutMs: v.shutdown.drainTimeout, delayMs: v.shutdown.delay },
     log: { level: v.log.level, access: v.log.access },
     upstreams,
@@ -108,6 +109,7 @@ function resolveRoute(r: Route, v: ValidConfig, upstreams: ReadonlyMap<string, R
     const n = (seen.get(m.upstream) ?? 0) + 1;
     seen.set(m.upstream, n);
     return {
+      role: 'candidate',
       name: n === 1 ? m.upstream : `${m.upstream}#${n}`,
       upstream: m.upstream,
       percentage: m.percentage,
@@ -121,6 +123,24 @@ function resolveRoute(r: Route, v: ValidConfig, upstreams: ReadonlyMap<string, R
       removeHeaders: unique(m.headers.remove.map((h) => h.toLowerCase())),
     };
   });
+  // The secondary gets a copy like a mirror, only to learn noise: it goes out whenever a candidate's copy does,
+  // with the candidates' most permissive limits, so both sides see the same requests.
+  if (r.secondary !== undefined && mirrors.length > 0) {
+    const first = mirrors[0]!;
+    mirrors.push({
+      ...first,
+      role: 'secondary',
+      name: r.secondary,
+      upstream: r.secondary,
+      percentage: 100,
+      sampleBy: { kind: 'random' },
+      methods: unique(mirrors.flatMap((m) => m.methods)),
+      maxBodyBytes: Math.max(...mirrors.map((m) => m.maxBodyBytes)),
+      timeoutMs: Math.max(...mirrors.map((m) => m.timeoutMs)),
+      maxInFlight: Math.max(...mirrors.map((m) => m.maxInFlight)),
+    });
+  }
+  const compare = r.compare !== undefined || r.secondary !== undefined ? resolveCompare(r.compare, v) : undefined;
   return {
     name: r.name,
     match: resolveMatch(r.match),
@@ -129,7 +149,60 @@ function resolveRoute(r: Route, v: ValidConfig, upstreams: ReadonlyMap<string, R
     mirrors,
     maxBodyBytes: r.maxBodyBytes ?? v.limits.maxBodyBytes,
     ...(r.timeout !== undefined ? { timeoutMs: r.timeout } : {}),
-    ...(r.compare ? { compare: { ignoreHeaders: unique(r.compare.ignoreHeaders.map((h) => h.toLowerCase())), ignore: r.compare.ignore } } : {}),
+    ...(compare ? { compare } : {}),
+  };
+}
+
+const DEFAULT_THRESHOLDS: ResolvedThresholds = {
+  relative: 0.2,
+  absolute: 0.0003,
+  minSamples: 100,
+  latencyRatio: 1.2,
+  latencyPercentile: 'p99',
+  latencyMinDeltaMs: 1,
+  errorRateDelta: 0.01,
+};
+
+type ThresholdInput = ValidConfig['compare']['thresholds'];
+
+function thresholdsOver(base: ResolvedThresholds, t: ThresholdInput): ResolvedThresholds {
+  return {
+    relative: t.relative ?? base.relative,
+    absolute: t.absolute ?? base.absolute,
+    minSamples: t.minSamples ?? base.minSamples,
+    latencyRatio: t.latencyRatio ?? base.latencyRatio,
+    latencyPercentile: t.latencyPercentile ?? base.latencyPercentile,
+    latencyMinDeltaMs: t.latencyMinDelta ?? base.latencyMinDeltaMs,
+    errorRateDelta: t.errorRateDelta ?? base.errorRateDelta,
+  };
+}
+
+function resolveCompareGlobal(v: ValidConfig): ResolvedCompareGlobal {
+  const c = v.compare;
+  return {
+    queue: c.queue,
+    flushIntervalMs: c.flushInterval,
+    worker: c.worker,
+    thresholds: thresholdsOver(DEFAULT_THRESHOLDS, c.thresholds),
+    limits: { ...c.limits },
+    examples: { ...c.examples },
+    retention: { maxAgeMs: c.retention.maxAge, maxExamples: c.retention.maxExamples },
+    redact: { headers: unique(c.redact.headers.map((h) => h.toLowerCase())), jsonPaths: c.redact.jsonPaths },
+  };
+}
+
+function resolveCompare(c: Route['compare'], v: ValidConfig): ResolvedCompare {
+  const base = thresholdsOver(DEFAULT_THRESHOLDS, v.compare.thresholds);
+  return {
+    ignoreHeaders: unique((c?.ignoreHeaders ?? []).map((h) => h.toLowerCase())),
+    ignore: c?.ignore ?? [],
+    noise: c?.noise ?? [],
+    arrays: c?.arrays ?? {},
+    tolerance: c?.tolerance ?? { absolute: 0, relative: 0 },
+    headers: c?.headers ?? true,
+    endpoints: c?.endpoints ?? [],
+    maxEndpoints: c?.maxEndpoints ?? 200,
+    thresholds: c ? thresholdsOver(base, c.thresholds) : base,
   };
 }
 

@@ -149,9 +149,68 @@ const mirror = z.strictObject({
     .prefault({}),
 });
 
+const ratio = (lo: number, hi: number) => between(lo, hi);
+
+/** Diffy's thresholds plus the latency and error bars of the verdict (docs/compare.md). */
+const thresholds = z.strictObject({
+  relative: ratio(0, 1).optional(),
+  absolute: ratio(0, 1).optional(),
+  minSamples: atLeast(1).optional(),
+  latencyRatio: z.number().min(1, { error: 'must be at least 1 (candidate / primary latency)' }).optional(),
+  latencyPercentile: z.enum(['p50', 'p90', 'p99']).optional(),
+  latencyMinDelta: duration({ min: 0 }).optional(),
+  errorRateDelta: ratio(0, 1).optional(),
+});
+
+const jsonPath = z.string().startsWith('$', { error: 'must be a JSON path starting with "$", like "$.meta.generatedAt"' });
+
+const arrayMode = z.string().refine((m) => m === 'index' || m === 'set' || /^key:[^\s]+$/.test(m), {
+  error: 'must be "index", "set" or "key:FIELD" (match elements by a field, like "key:id")',
+});
+
 const compare = z.strictObject({
+  /** headers never compared, on top of the defaults (date, server, request ids, ...) */
   ignoreHeaders: z.array(headerName).default([]),
-  ignore: z.array(z.string().startsWith('$', { error: 'must be a JSON path starting with "$", like "$.meta.generatedAt"' })).default([]),
+  /** JSON paths never compared: `$.meta.generatedAt`, `$.items[*].updatedAt`, `$..requestId` */
+  ignore: z.array(jsonPath).default([]),
+  /** fields counted as noise whatever the secondary says (a path covers what it prefixes) */
+  noise: z.array(z.union([jsonPath, z.string().regex(/^(status|body|text|header\.[a-z0-9!#$%&'*+.^_`|~-]+)$/i)], { error: 'must be a JSON path ($...), status, body, text or header.NAME' })).default([]),
+  /** how arrays at these paths are compared: by position (default), as sets, or keyed by a field */
+  arrays: z.record(jsonPath, arrayMode).default({}),
+  /** numbers closer than this are equal */
+  tolerance: z.strictObject({ absolute: z.number().min(0).default(0), relative: z.number().min(0).default(0) }).prefault({}),
+  /** compare headers at all (status and bodies always are) */
+  headers: z.boolean().default(true),
+  /** endpoint templates that win over the automatic ones: `/users/{id}`, `GET /orders/{orderId}/items` */
+  endpoints: z.array(nonEmpty('an endpoint template')).default([]),
+  /** distinct endpoints per route; more become `other` */
+  maxEndpoints: atLeast(1).default(200),
+  thresholds: thresholds.prefault({}),
+});
+
+/** Process-wide compare settings: the queue to the compare worker, limits of the differ, what is kept. */
+const compareGlobal = z.strictObject({
+  /** trials waiting for the compare worker; past it they are dropped and counted */
+  queue: atLeast(1).default(10_000),
+  /** how often aggregates are written to the store */
+  flushInterval: duration().prefault('1s'),
+  /** run comparison on a worker thread (true) or on the main thread after the response (false) */
+  worker: z.boolean().default(true),
+  thresholds: thresholds.prefault({}),
+  limits: z
+    .strictObject({
+      maxDecodedBytes: size({ min: 1 }).prefault('8MiB'),
+      maxExpansionRatio: atLeast(1).default(100),
+      maxJsonBytes: size({ min: 1 }).prefault('4MiB'),
+      maxDepth: atLeast(1).default(64),
+      maxDiffs: atLeast(1).default(100),
+      maxNodes: atLeast(1).default(200_000),
+    })
+    .prefault({}),
+  examples: z.strictObject({ first: atLeast(0).default(5), reservoir: atLeast(0).default(20) }).prefault({}),
+  retention: z.strictObject({ maxAge: duration({ max: 365 * 86_400_000 }).prefault('7d'), maxExamples: atLeast(1).default(100_000) }).prefault({}),
+  /** extra secrets redacted from stored examples, on top of Authorization, Cookie, Set-Cookie, ... */
+  redact: z.strictObject({ headers: z.array(headerName).default([]), jsonPaths: z.array(jsonPath).default([]) }).prefault({}),
 });
 
 const route = z.strictObject({
@@ -172,6 +231,7 @@ export const configSchema = z.strictObject({
   trustedProxies: z.array(cidr).default([]),
   limits: limits.prefault({}),
   mirroring: mirroring.prefault({}),
+  compare: compareGlobal.prefault({}),
   shutdown: shutdown.prefault({}),
   log: log.prefault({}),
   upstreams: z.record(name('upstream'), upstream).refine((u) => Object.keys(u).length > 0, { error: 'must define at least one upstream' }),

@@ -58,6 +58,8 @@ export interface ResolvedUpstream {
 }
 
 export interface ResolvedMirror {
+  /** `candidate` for the route's mirrors; `secondary` for the copy that learns noise (it goes out when a candidate's does) */
+  readonly role: 'candidate' | 'secondary';
   /** stable name for metrics and stats: the upstream name (suffixed #2, #3 if a route mirrors it twice) */
   readonly name: string;
   readonly upstream: string;
@@ -75,9 +77,47 @@ export interface ResolvedMirror {
   readonly removeHeaders: readonly string[];
 }
 
+export interface ResolvedThresholds {
+  readonly relative: number;
+  readonly absolute: number;
+  readonly minSamples: number;
+  readonly latencyRatio: number;
+  readonly latencyPercentile: 'p50' | 'p90' | 'p99';
+  readonly latencyMinDeltaMs: number;
+  readonly errorRateDelta: number;
+}
+
+/** A route's comparison settings (docs/compare.md). Present when the route has `compare` or a `secondary`. */
 export interface ResolvedCompare {
+  /** lower-case, on top of the default ignore list */
   readonly ignoreHeaders: readonly string[];
   readonly ignore: readonly string[];
+  readonly noise: readonly string[];
+  readonly arrays: Readonly<Record<string, string>>;
+  readonly tolerance: { readonly absolute: number; readonly relative: number };
+  readonly headers: boolean;
+  readonly endpoints: readonly string[];
+  readonly maxEndpoints: number;
+  /** the global thresholds with the route's own on top */
+  readonly thresholds: ResolvedThresholds;
+}
+
+export interface ResolvedCompareGlobal {
+  readonly queue: number;
+  readonly flushIntervalMs: number;
+  readonly worker: boolean;
+  readonly thresholds: ResolvedThresholds;
+  readonly limits: {
+    readonly maxDecodedBytes: number;
+    readonly maxExpansionRatio: number;
+    readonly maxJsonBytes: number;
+    readonly maxDepth: number;
+    readonly maxDiffs: number;
+    readonly maxNodes: number;
+  };
+  readonly examples: { readonly first: number; readonly reservoir: number };
+  readonly retention: { readonly maxAgeMs: number; readonly maxExamples: number };
+  readonly redact: { readonly headers: readonly string[]; readonly jsonPaths: readonly string[] };
 }
 
 export interface ResolvedRoute {
@@ -135,6 +175,7 @@ export interface ResolvedConfig {
   readonly trustedProxies: readonly Cidr[];
   readonly limits: ResolvedLimits;
   readonly mirroring: ResolvedMirroring;
+  readonly compare: ResolvedCompareGlobal;
   readonly shutdown: { readonly drainTimeoutMs: number; readonly delayMs: number };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly access: boolean };
   readonly upstreams: ReadonlyMap<string, ResolvedUpstream>;

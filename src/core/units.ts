@@ -1,7 +1,7 @@
-// Durations ("250ms", "5s", "2m") and sizes ("512KiB", "1MiB") as written in the config.
+// Durations ("250ms", "5s", "2m", "7d") and sizes ("512KiB", "1MiB") as written in the config.
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Milliseconds, or undefined when the text is not a duration. */
 export function parseDuration(text: string): number | undefined {

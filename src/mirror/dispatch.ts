@@ -130,6 +130,9 @@ export class Mirroring implements ProxyHooks {
       const upstream = this.#config.upstreams.get(mirror.upstream)!;
       if (this.#closed) {
         this.#end(route.name, copy, 'shutdown', false);
+      } else if (mirror.role === 'secondary' && copies.length === 0) {
+        // The secondary learns noise on the requests the candidates saw: none got a copy, so neither does it.
+        this.#end(route.name, copy, 'sampled_out', false);
       } else if (!mirror.methods.includes(method) || (!WRITE_SAFE.has(method) && !upstream.sandboxed)) {
         this.#end(route.name, copy, 'method_filtered', false);
       } else if (!shouldSample(mirror.percentage, sampleKey(mirror.sampleBy, sampleInput), this.#random)) {
@@ -236,7 +239,7 @@ export class Mirroring implements ProxyHooks {
     }
     const now = performance.now();
     if (entry.pool.breakerOpen(now)) {
-      copy.exchange = { role: 'mirror', upstream: mirror.upstream, bodyBytes: 0, truncated: false, timings: { startMs: now - info.t0, totalMs: 0 }, outcome: 'connect_error', error: 'connect_error' };
+      copy.exchange = { role: mirror.role === 'secondary' ? 'secondary' : 'mirror', upstream: mirror.upstream, bodyBytes: 0, truncated: false, timings: { startMs: now - info.t0, totalMs: 0 }, outcome: 'connect_error', error: 'connect_error' };
       this.#end(route.name, copy, 'connect_error', true, 0);
       return settled();
     }
@@ -257,7 +260,7 @@ export class Mirroring implements ProxyHooks {
       if (r.outcome === 'connect_error') breaker.connected(false, performance.now());
       else if (r.headersMs !== undefined) breaker.connected(true, 0);
       copy.exchange = {
-        role: 'mirror',
+        role: mirror.role === 'secondary' ? 'secondary' : 'mirror',
         upstream: mirror.upstream,
         ...(r.status !== undefined ? { status: r.status } : {}),
         ...(r.headers ? { headers: r.headers } : {}),
