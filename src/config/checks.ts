@@ -1,4 +1,6 @@
 // Cross-checks: rules that relate one part of a schema-valid config to another (references, safety, conflicts).
+import { checkTemplate } from '../compare/endpoint.ts';
+import { checkRule, parseArrayMode } from '../compare/rules.ts';
 import type { Path, RawIssue } from './issues.ts';
 import { isLoopback, isWildcard } from './net.ts';
 import type { ValidConfig } from './schema.ts';
@@ -17,6 +19,34 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MANAGED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'x-tapwire-mirror']);
 
 const fmtMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+/** Compare rules are compiled by the differ itself, so what validates here is exactly what runs. */
+function checkCompare(c: NonNullable<Route['compare']>, at: Path, add: (path: Path, message: string) => void): void {
+  const rule = (path: Path, r: string): void => {
+    const problem = checkRule(r);
+    if (problem) add(path, problem);
+  };
+  c.ignore.forEach((r, i) => rule([...at, 'ignore', i], r));
+  c.noise.forEach((r, i) => {
+    if (r.startsWith('$')) rule([...at, 'noise', i], r);
+  });
+  for (const [path, mode] of Object.entries(c.arrays)) {
+    const problem = checkRule(path);
+    if (problem) {
+      add([...at, 'arrays', path], problem);
+      continue;
+    }
+    try {
+      parseArrayMode(path, mode);
+    } catch (e) {
+      add([...at, 'arrays', path], e instanceof Error ? e.message : String(e));
+    }
+  }
+  c.endpoints.forEach((t, i) => {
+    const problem = checkTemplate(t);
+    if (problem) add([...at, 'endpoints', i], problem);
+  });
+}
 
 export function crossCheck(config: ValidConfig): RawIssue[] {
   const issues: RawIssue[] = [];
@@ -54,6 +84,10 @@ export function crossCheck(config: ValidConfig): RawIssue[] {
       add(at('secondary'), 'must differ from primary: the secondary is a second instance used to learn noise');
     }
     route.mirrors.forEach((m, i) => checkMirror(config, m, at('mirrors', i), route, add, checkUpstream));
+    if (route.secondary !== undefined && route.mirrors.some((m) => m.upstream === route.secondary)) {
+      add(at('secondary'), `"${route.secondary}" is also a mirror of this route: the secondary must run the primary's version, the mirrors the candidate's`);
+    }
+    if (route.compare) checkCompare(route.compare, at('compare'), add);
     checkHeaderNames(route.match.headers, at('match', 'headers'), add, 'condition');
 
     // First match wins, so a route without conditions hides every route after it.

@@ -174,7 +174,13 @@ const compare = z.strictObject({
   /** JSON paths never compared: `$.meta.generatedAt`, `$.items[*].updatedAt`, `$..requestId` */
   ignore: z.array(jsonPath).default([]),
   /** fields counted as noise whatever the secondary says (a path covers what it prefixes) */
-  noise: z.array(z.union([jsonPath, z.string().regex(/^(status|body|text|header\.[a-z0-9!#$%&'*+.^_`|~-]+)$/i)], { error: 'must be a JSON path ($...), status, body, text or header.NAME' })).default([]),
+  noise: z
+    .array(
+      z.string().refine((f) => f.startsWith('$') || /^(status|body|text|header\.[a-z0-9!#$%&'*+.^_`|~-]+)$/i.test(f), {
+        error: 'must be a field: a JSON path ($.meta.generatedAt), status, body, text or header.NAME',
+      }),
+    )
+    .default([]),
   /** how arrays at these paths are compared: by position (default), as sets, or keyed by a field */
   arrays: z.record(jsonPath, arrayMode).default({}),
   /** numbers closer than this are equal */
