@@ -6,11 +6,10 @@ import type { HostPort, ResolvedConfig } from './config/types.ts';
 import { Tap } from './core/events.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { createAdminServer } from './admin/server.ts';
-import { createCompareApi } from './admin/compare.ts';
+import { compareApiFor } from './admin/compare.ts';
 import { createMetrics, registerCompareMetrics } from './admin/metrics.ts';
 import { CompareEngine } from './compare/engine.ts';
 import { processorSettings } from './compare/processor.ts';
-import type { NoiseMark, Thresholds } from './compare/types.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 import { createStats } from './admin/stats.ts';
@@ -65,15 +64,6 @@ function compareSettings(config: ResolvedConfig) {
   return processorSettings(config.routes, config.compare);
 }
 
-function routeThresholds(config: ResolvedConfig): Map<string, Thresholds> {
-  return new Map(config.routes.flatMap((r) => (r.compare ? [[r.name, r.compare.thresholds] as const] : [])));
-}
-
-/** compare.noise of every route, as marks (source: config). */
-function configNoise(config: ResolvedConfig): NoiseMark[] {
-  return config.routes.flatMap((r) => (r.compare ? r.compare.noise.map((field) => ({ route: r.name, endpoint: '*', field, at: 0, source: 'config' as const })) : []));
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function nonZero(counts: Readonly<Record<string, number>>): Record<string, number> {
@@ -85,7 +75,13 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
   const tap = new Tap();
   const metrics = createMetrics(tap);
   const stats = createStats(tap);
-  const mirroring = new Mirroring(initial, { tap, ...(opts.random ? { random: opts.random } : {}) });
+  // set once the compare engine runs: which requests of a comparing route become trials (its budget)
+  let admitTrial: ((route: string) => boolean) | undefined;
+  const mirroring = new Mirroring(initial, {
+    tap,
+    ...(opts.random ? { random: opts.random } : {}),
+    wantsTrial: (route) => admitTrial?.(route) ?? true,
+  });
   // log.access: one line per answered request, from the exchange event only (nothing a client sent is logged).
   const offAccess = initial.log.access
     ? tap.on('exchange', (e) =>
@@ -111,28 +107,28 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
     engine = new CompareEngine({
       settings: compareSettings(config),
       queue: config.compare.queue,
+      maxPerSecond: config.compare.maxPerSecond,
       flushIntervalMs: config.compare.flushIntervalMs,
       worker: config.compare.worker,
       sink: (batch) => target.write(batch),
       onError: (message, err) => logger.error({ err }, message),
     });
     const e = engine;
+    admitTrial = (route) => comparing.has(route) && e.admit();
     // After the client was answered (the trial event comes once the primary and every copy are done).
     offTrial = tap.on('trial', (t) => {
       if (comparing.has(t.route)) e.offer(t);
     });
   };
   registerCompareMetrics(metrics.registry, { engine: () => engine?.stats(), storeSize: async () => store?.size() });
-  const compareApi = createCompareApi({
-    store: () => {
+  const compareApi = compareApiFor(
+    () => {
       if (!store) throw new Error('the store is not open yet');
       return store;
     },
-    thresholds: () => routeThresholds(snapshot.config),
-    defaults: () => snapshot.config.compare.thresholds,
-    configNoise: () => configNoise(snapshot.config),
-    flush: async () => engine?.flush(),
-  });
+    () => snapshot.config,
+    async () => engine?.flush(),
+  );
 
   // Created (and its exposure checked) before anything listens: a bad admin address must not leave the data plane open.
   const admin =

@@ -4,6 +4,7 @@
 import { computeVerdict, type EndpointVerdict, type VerdictReport } from '../compare/verdict.ts';
 import { fieldRates, isMarkedNoise, isRegression } from '../compare/noise.ts';
 import type { EndpointAggregate, NoiseMark, Thresholds, Verdict } from '../compare/types.ts';
+import type { ResolvedConfig } from '../config/types.ts';
 import type { Store } from '../store/types.ts';
 
 export interface CompareApiDeps {
@@ -206,3 +207,24 @@ export function createCompareApi(deps: CompareApiDeps) {
 }
 
 export type CompareApi = ReturnType<typeof createCompareApi>;
+
+/** Each compared route's thresholds. */
+export function routeThresholds(config: ResolvedConfig): Map<string, Thresholds> {
+  return new Map(config.routes.flatMap((r) => (r.compare ? [[r.name, r.compare.thresholds] as const] : [])));
+}
+
+/** compare.noise of every route, as marks (source: config). */
+export function configNoise(config: ResolvedConfig): NoiseMark[] {
+  return config.routes.flatMap((r) => (r.compare ? r.compare.noise.map((field) => ({ route: r.name, endpoint: '*', field, at: 0, source: 'config' as const })) : []));
+}
+
+/** The compare API over a store, with thresholds and noise marks read from the (current) config. */
+export function compareApiFor(store: () => Store, config: () => ResolvedConfig, flush?: () => Promise<void>): CompareApi {
+  return createCompareApi({
+    store,
+    thresholds: () => routeThresholds(config()),
+    defaults: () => config().compare.thresholds,
+    configNoise: () => configNoise(config()),
+    ...(flush ? { flush } : {}),
+  });
+}

@@ -219,7 +219,7 @@ function defineMetrics(registers: Registry, collect: Collectors) {
 
 /** What the compare metrics read at scrape time (engine counters, store size). */
 export interface CompareMetricsSource {
-  readonly engine: () => { accepted: number; processed: number; failed: number; depth: number; dropped: Readonly<Record<string, number>> } | undefined;
+  readonly engine: () => { accepted: number; sampledOut: number; processed: number; failed: number; depth: number; dropped: Readonly<Record<string, number>> } | undefined;
   readonly storeSize: () => Promise<{ aggregates: number; examples: number; noiseMarks: number; bytes?: number } | undefined>;
 }
 
@@ -231,12 +231,13 @@ export interface CompareMetricsSource {
 export function registerCompareMetrics(registry: Registry, src: CompareMetricsSource): void {
   new Counter({
     name: 'tapwire_compare_trials_total',
-    help: 'Trials handed to compare, by result: accepted into the queue, processed by the differ, failed in it',
+    help: 'Requests of comparing routes, by result: sampled_out (over compare.maxPerSecond), accepted into the queue, processed by the differ, failed in it',
     labelNames: ['result'],
     registers: [registry],
     collect() {
       const s = src.engine();
       this.reset();
+      this.labels('sampled_out').inc(s?.sampledOut ?? 0);
       this.labels('accepted').inc(s?.accepted ?? 0);
       this.labels('processed').inc(s?.processed ?? 0);
       this.labels('failed').inc(s?.failed ?? 0);

@@ -80,7 +80,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       if (!/^\d{1,6}$/.test(v)) throw new BadRequest(`${name} must be a whole number`);
       return Number(v);
     };
-    const optional = (q: URLSearchParams, name: string): string | undefined => q.get(name) ?? undefined;
+    // an empty value (`?route=`) means no filter
+    const optional = (q: URLSearchParams, name: string): string | undefined => q.get(name) || undefined;
     endpoints.set('/api/v1/verdict', {
       public: false,
       handle: async (_req, { query }) => {

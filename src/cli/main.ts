@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { registerRun } from './commands/run.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerReport } from './commands/report.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerValidate(program);
   registerDemo(program);
+  registerReport(program);
   return program;
 }
 

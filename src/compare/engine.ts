@@ -26,6 +26,10 @@ export interface EngineOptions {
   readonly settings: ProcessorSettings;
   /** trials queued or being compared at most */
   readonly queue: number;
+  /** trials admitted per second at most (a token bucket with one second of burst); 0: no limit */
+  readonly maxPerSecond: number;
+  /** monotonic clock in ms (tests) */
+  readonly now?: () => number;
   readonly flushIntervalMs: number;
   readonly worker: boolean;
   /** writes one batch (the store); called one at a time */
@@ -36,6 +40,8 @@ export interface EngineOptions {
 export interface EngineStats {
   /** trials accepted into the queue since start */
   readonly accepted: number;
+  /** requests not made into trials because compare was at its maxPerSecond budget */
+  readonly sampledOut: number;
   /** trials dropped, by reason, since start */
   readonly dropped: Readonly<Record<DropReason, number>>;
   /** trials compared (or failed in the differ) since start */
@@ -81,6 +87,9 @@ export class CompareEngine {
   #scheduled = false;
   #depth = 0;
   #accepted = 0;
+  #sampledOut = 0;
+  #tokens: number;
+  #refilled: number;
   #processed = 0;
   #failed = 0;
   #batches = 0;
@@ -96,6 +105,8 @@ export class CompareEngine {
   constructor(opts: EngineOptions) {
     this.#opts = opts;
     this.#settings = opts.settings;
+    this.#tokens = opts.maxPerSecond;
+    this.#refilled = opts.now ? opts.now() : performance.now();
     if (opts.worker) this.#startWorker();
     else this.#startInline();
   }
@@ -159,6 +170,24 @@ export class CompareEngine {
         this.#opts.onError(`compare failed on a trial: ${m.message}`);
         break;
     }
+  }
+
+  /**
+   * Whether one more request may become a trial now: compare's CPU stays bounded whatever the traffic, and
+   * its statistics stay valid, since they are rates over a random subset. Asked before the request is copied.
+   */
+  admit(): boolean {
+    const max = this.#opts.maxPerSecond;
+    if (max <= 0 || this.#closed) return !this.#closed;
+    const now = this.#opts.now ? this.#opts.now() : performance.now();
+    this.#tokens = Math.min(max, this.#tokens + ((now - this.#refilled) * max) / 1000);
+    this.#refilled = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return true;
+    }
+    this.#sampledOut++;
+    return false;
   }
 
   /** Offers one trial; false when it was dropped (queue full, or closed). Never blocks, never throws. */
@@ -299,6 +328,7 @@ export class CompareEngine {
   stats(): EngineStats {
     return {
       accepted: this.#accepted,
+      sampledOut: this.#sampledOut,
       dropped: { ...this.#dropped },
       processed: this.#processed,
       failed: this.#failed,

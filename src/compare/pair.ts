@@ -21,6 +21,16 @@ export interface Side {
   /** total body bytes seen (may exceed body.length) */
   readonly bodyBytes: number;
   readonly truncated: boolean;
+  /**
+   * A cache for a side compared more than once (the primary against each candidate and the secondary): its
+   * decoded body and parsed JSON are computed on the first pair and reused. Give each side its own object.
+   */
+  readonly memo?: SideMemo;
+}
+
+export interface SideMemo {
+  decoded?: ReturnType<typeof decodeBody>;
+  json?: ReturnType<typeof parseJson>;
 }
 
 export interface PairLimits {
@@ -236,8 +246,8 @@ function compareBodies(l: Side, r: Side, lh: Map<string, string>, rh: Map<string
     return { diffs: [], overflow: false, bodyMode: lEnc === undefined ? cheapMode(lb, lType) : modeByType(lType) };
   }
   const { limits } = opts;
-  const ld = decodeBody(lb, lEnc, limits);
-  const rd = decodeBody(rb, rEnc, limits);
+  const ld = l.memo ? (l.memo.decoded ??= decodeBody(lb, lEnc, limits)) : decodeBody(lb, lEnc, limits);
+  const rd = r.memo ? (r.memo.decoded ??= decodeBody(rb, rEnc, limits)) : decodeBody(rb, rEnc, limits);
   if (!ld.ok || !rd.ok) {
     const reason: DecodeFailure = !ld.ok ? ld.reason : (rd as { reason: DecodeFailure }).reason;
     const skipped: Skipped = reason === 'decode_limit' ? 'decode_limit' : 'decode_error';
@@ -254,8 +264,8 @@ function compareBodies(l: Side, r: Side, lh: Map<string, string>, rh: Map<string
   // JSON when both are (by content type, or sniffed and parseable)
   const lJsonish = isJsonContentType(lType) || looksLikeJson(lbody);
   const rJsonish = isJsonContentType(rType) || looksLikeJson(rbody);
-  const lj = lJsonish ? parseJson(lbody, limits) : undefined;
-  const rj = rJsonish ? parseJson(rbody, limits) : undefined;
+  const lj = lJsonish ? (l.memo ? (l.memo.json ??= parseJson(lbody, limits)) : parseJson(lbody, limits)) : undefined;
+  const rj = rJsonish ? (r.memo ? (r.memo.json ??= parseJson(rbody, limits)) : parseJson(rbody, limits)) : undefined;
   if ((lj !== undefined && !lj.ok && lj.reason === 'json_limit') || (rj !== undefined && !rj.ok && rj.reason === 'json_limit')) {
     return limited([bodyDiff('changed', describeBytes(lbody), describeBytes(rbody))], room, 'json', 'json_limit');
   }

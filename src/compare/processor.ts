@@ -4,7 +4,7 @@
 import type { Exchange, RawHeaders } from '../core/exchange.ts';
 import { createAggregator, type Aggregator, type OtherSide, type SideResult } from './aggregate.ts';
 import { createEndpointNamer, type EndpointNamer } from './endpoint.ts';
-import { comparePair, compilePairOptions, type PairOptions, type Side } from './pair.ts';
+import { comparePair, compilePairOptions, type PairOptions, type Side, type SideMemo } from './pair.ts';
 import type { CompareBatch } from './types.ts';
 
 /** What the processor needs to know about one route (plain data: it crosses to the worker thread). */
@@ -140,12 +140,14 @@ export class CompareProcessor {
     this.#trials++;
     const endpoint = state.namer.name(t.method, t.path);
     const primary = side(t.primary);
+    // the primary is compared with every other side: decoded and parsed once
+    const left = pairSide(t.primary, {});
     const others: OtherSide[] = t.others.map((o) => {
       const s = side(o);
       const role = o.role === 'secondary' ? 'secondary' : 'candidate';
       if (primary.failed || s.failed) return { ...s, role };
       this.#pairs++;
-      let result = comparePair(pairSide(t.primary), pairSide(o), state.pair);
+      let result = comparePair(left, pairSide(o), state.pair);
       if (!state.headers) result = { ...result, diffs: result.diffs.filter((d) => !d.field.startsWith('header.')) };
       return { ...s, role, result };
     });
@@ -183,9 +185,10 @@ function side(e: ExchangeMessage): SideResult {
   };
 }
 
-function pairSide(e: ExchangeMessage): Side {
+function pairSide(e: ExchangeMessage, memo?: SideMemo): Side {
   const body = asBuffer(e.body);
   return {
+    ...(memo ? { memo } : {}),
     ...(e.status !== undefined ? { status: e.status } : {}),
     ...(e.headers ? { headers: e.headers } : {}),
     ...(body ? { body } : {}),

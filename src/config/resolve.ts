@@ -181,6 +181,7 @@ function resolveCompareGlobal(v: ValidConfig): ResolvedCompareGlobal {
   const c = v.compare;
   return {
     queue: c.queue,
+    maxPerSecond: c.maxPerSecond,
     flushIntervalMs: c.flushInterval,
     worker: c.worker,
     thresholds: thresholdsOver(DEFAULT_THRESHOLDS, c.thresholds),

@@ -198,6 +198,8 @@ const compare = z.strictObject({
 const compareGlobal = z.strictObject({
   /** trials waiting for the compare worker; past it they are dropped and counted */
   queue: atLeast(1).default(10_000),
+  /** requests per second made into trials at most (copies still go out; 0: every request) */
+  maxPerSecond: atLeast(0).default(500),
   /** how often aggregates are written to the store */
   flushInterval: duration().prefault('1s'),
   /** run comparison on a worker thread (true) or on the main thread after the response (false) */

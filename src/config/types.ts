@@ -104,6 +104,7 @@ export interface ResolvedCompare {
 
 export interface ResolvedCompareGlobal {
   readonly queue: number;
+  readonly maxPerSecond: number;
   readonly flushIntervalMs: number;
   readonly worker: boolean;
   readonly thresholds: ResolvedThresholds;

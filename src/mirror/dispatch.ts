@@ -20,6 +20,12 @@ interface MirrorCounters {
 export interface MirroringOptions {
   readonly tap: Tap;
   readonly random?: () => number;
+  /**
+   * Whether this request of the route becomes a trial (bodies kept, a `trial` event, a secondary copy). Asked
+   * once per request, before any copy goes out; compare uses it to stay within its budget. Default: a trial
+   * whenever someone listens to `trial`.
+   */
+  readonly wantsTrial?: (route: string) => boolean;
 }
 
 /** One copy being prepared or in flight. */
@@ -36,6 +42,7 @@ const WRITE_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export class Mirroring implements ProxyHooks {
   readonly #tap: Tap;
   readonly #random: () => number;
+  readonly #wantsTrial: ((route: string) => boolean) | undefined;
   #config!: ResolvedConfig;
   #routes = new Map<string, ResolvedRoute>();
   #pools = new Map<string, { key: string; pool: MirrorPool }>();
@@ -48,6 +55,7 @@ export class Mirroring implements ProxyHooks {
   constructor(config: ResolvedConfig, opts: MirroringOptions) {
     this.#tap = opts.tap;
     this.#random = opts.random ?? Math.random;
+    this.#wantsTrial = opts.wantsTrial;
     this.apply(config);
   }
 
@@ -124,14 +132,18 @@ export class Mirroring implements ProxyHooks {
     };
 
     const copies: Copy[] = [];
+    // Asked lazily: only a request with a copy going out can become a trial.
+    let trial: boolean | undefined;
+    const wantsTrial = (): boolean => (trial ??= this.#tap.has('trial') && (this.#wantsTrial?.(route.name) ?? true));
     for (const mirror of route.mirrors) {
       const counters = this.#countersFor(route.name, mirror.name);
       const copy: Copy = { mirror, counters, done: false };
       const upstream = this.#config.upstreams.get(mirror.upstream)!;
       if (this.#closed) {
         this.#end(route.name, copy, 'shutdown', false);
-      } else if (mirror.role === 'secondary' && copies.length === 0) {
-        // The secondary learns noise on the requests the candidates saw: none got a copy, so neither does it.
+      } else if (mirror.role === 'secondary' && (copies.length === 0 || !wantsTrial())) {
+        // The secondary learns noise on the requests the candidates saw, and only for trials compare takes:
+        // otherwise its answer would be read for nothing.
         this.#end(route.name, copy, 'sampled_out', false);
       } else if (!mirror.methods.includes(method) || (!WRITE_SAFE.has(method) && !upstream.sandboxed)) {
         this.#end(route.name, copy, 'method_filtered', false);
@@ -148,11 +160,10 @@ export class Mirroring implements ProxyHooks {
       }
     }
     if (copies.length === 0) return undefined;
-    return this.#follow(route, info, copies);
+    return this.#follow(route, info, copies, wantsTrial());
   }
 
-  #follow(route: ResolvedRoute, info: RequestInfo, copies: Copy[]): RequestObserver {
-    const wantsTrial = this.#tap.has('trial');
+  #follow(route: ResolvedRoute, info: RequestInfo, copies: Copy[], wantsTrial: boolean): RequestObserver {
     const maxBuffered = this.#config.mirroring.maxBufferedBytes;
     let chunks: Buffer[] | undefined;
     let bytes = 0;
