@@ -11,7 +11,8 @@ const forbidden = {
   mirror: ['proxy', 'admin', 'cli', 'app'],
   admin: ['proxy', 'mirror', 'cli', 'app'],
   compare: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app', 'store'],
-  store: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app', 'analysis'],
+  // store keeps compare's and analysis' shapes (their types.ts) and nothing else of theirs
+  store: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app'],
   analysis: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app'],
 };
 

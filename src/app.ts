@@ -7,9 +7,16 @@ import { Tap } from './core/events.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { createAdminServer } from './admin/server.ts';
 import { compareApiFor } from './admin/compare.ts';
-import { createMetrics, registerCompareMetrics } from './admin/metrics.ts';
+import { createMetrics, registerAnalysisMetrics, registerCompareMetrics } from './admin/metrics.ts';
 import { CompareEngine } from './compare/engine.ts';
 import { processorSettings } from './compare/processor.ts';
+import { AnalysisHooks, type AnalysisRouteSettings } from './analysis/observe.ts';
+import { AnalysisPipeline, type AnalysisSettings } from './analysis/pipeline.ts';
+import { createAlertSinks, type AlertSinks } from './analysis/alerts.ts';
+import type { Transition } from './analysis/findings.ts';
+import type { Finding } from './analysis/types.ts';
+import { combineHooks } from './core/hooks.ts';
+import { APP_VERSION } from './core/version.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 import { createStats } from './admin/stats.ts';
@@ -29,6 +36,8 @@ export interface AppOptions {
 
 export interface App {
   readonly tap: Tap;
+  /** traffic analysis, once started with a route that analyses */
+  readonly analysis: AnalysisPipeline | undefined;
   /** the compare engine, once started with a route that compares */
   readonly compare: CompareEngine | undefined;
   /** the store, once started */
@@ -55,6 +64,17 @@ function buildPools(config: ResolvedConfig, previous?: ReadonlyMap<string, Upstr
     pools.set(name, old && UpstreamPool.key(old.upstream) === UpstreamPool.key(u) ? old : new UpstreamPool(u));
   }
   return pools;
+}
+
+function analysisRoutes(config: ResolvedConfig): AnalysisRouteSettings[] {
+  return config.routes
+    .filter((r) => r.analyze)
+    .map((r) => ({ route: r.name, endpoints: r.compare?.endpoints ?? [], maxEndpoints: r.compare?.maxEndpoints ?? 200 }));
+}
+
+function analysisSettings(config: ResolvedConfig): AnalysisSettings {
+  const a = config.analysis;
+  return { queue: a.queue, resolveAfterMs: a.resolveAfterMs, detectors: a.detectors, signatures: a.signatures };
 }
 
 /** How often retention runs over the store. */
@@ -91,6 +111,10 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
         ),
       )
     : undefined;
+  let pipeline: AnalysisPipeline | undefined;
+  let alerts: AlertSinks | undefined;
+  let alertsKey = '';
+  const analysisHooks = new AnalysisHooks({ routes: analysisRoutes(initial), bodyBytes: initial.analysis.bodyBytes, sink: (e) => pipeline?.engine.offer(e) });
   let snapshot: ProxySnapshot = { config: initial, pools: buildPools(initial) };
   let draining = false;
   let server: Server | undefined;
@@ -120,6 +144,54 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       if (comparing.has(t.route)) e.offer(t);
     });
   };
+  // Findings reach the store in batches, one write at a time; a finding changed twice before a write is written once.
+  const pendingFindings = new Map<string, Finding>();
+  let writingFindings: Promise<void> | undefined;
+  const writeFindings = (): Promise<void> => {
+    if (writingFindings) return writingFindings;
+    if (pendingFindings.size === 0 || !store) return Promise.resolve();
+    const batch = [...pendingFindings.values()];
+    pendingFindings.clear();
+    const target = store;
+    writingFindings = target
+      .writeFindings(batch)
+      .catch((err: unknown) => logger.error({ err }, 'writing findings to the store failed'))
+      .finally(() => {
+        writingFindings = undefined;
+        if (pendingFindings.size > 0) void writeFindings();
+      });
+    return writingFindings;
+  };
+  const onTransitions = (ts: readonly Transition[]): void => {
+    for (const t of ts) {
+      pendingFindings.set(t.finding.id, t.finding);
+      if (t.kind === 'opened') metrics.findingOpened(t.finding.detector, t.finding.severity);
+      if (t.kind !== 'updated') {
+        logger.warn({ finding: t.finding.id, detector: t.finding.detector, severity: t.finding.severity, key: t.finding.key, state: t.finding.state }, `finding ${t.kind}: ${t.finding.title}`);
+      }
+      alerts?.notify(t);
+    }
+    // pending findings still cap at the tracker's bound (one entry per active finding)
+    void writeFindings();
+  };
+  const startAnalysis = async (config: ResolvedConfig): Promise<void> => {
+    const routes = analysisRoutes(config);
+    analysisHooks.apply(routes, config.analysis.bodyBytes);
+    const key = JSON.stringify(config.analysis.alerts);
+    if (key !== alertsKey) {
+      const old = alerts;
+      alertsKey = key;
+      alerts = config.analysis.alerts.length ? createAlertSinks(config.analysis.alerts, { logger, version: APP_VERSION }) : undefined;
+      void old?.close(2000);
+    }
+    if (pipeline) return pipeline.apply(analysisSettings(config));
+    if (routes.length === 0) return;
+    pipeline = new AnalysisPipeline(analysisSettings(config), { onTransitions, onError: (message, err) => logger.error({ err }, message) });
+    // Findings still open when tapwire last stopped continue (no second "opened" alert); silence resolves them.
+    const active = await store?.findings({ state: 'active', limit: 500 }).catch(() => []);
+    if (active?.length) pipeline.tracker.restore(active);
+  };
+  registerAnalysisMetrics(metrics.registry, { stats: () => pipeline?.stats(), perf: () => pipeline?.perf.snapshot(Date.now()).endpoints });
   registerCompareMetrics(metrics.registry, { engine: () => engine?.stats(), storeSize: async () => store?.size() });
   const compareApi = compareApiFor(
     () => {
@@ -145,11 +217,23 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
           config: () => redactedConfig(snapshot.config),
           logger,
           compare: compareApi,
+          analysis: {
+            findings: async (q) => {
+              await writeFindings();
+              return store ? store.findings(q) : [];
+            },
+            finding: async (id) => {
+              await writeFindings();
+              return store?.finding(id);
+            },
+            performance: () => (pipeline ? pipeline.perf.snapshot(Date.now()) : undefined),
+            stats: () => (pipeline ? { ...pipeline.stats(), alerts: alerts?.stats() ?? [] } : undefined),
+          },
         });
 
   const handler = createHandler({
     snapshot: () => snapshot,
-    hooks: mirroring,
+    hooks: combineHooks(mirroring, analysisHooks),
     tap,
     proto: initial.listen.tls ? 'https' : 'http',
     draining: () => draining,
@@ -162,6 +246,9 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
     logger,
     get compare() {
       return engine;
+    },
+    get analysis() {
+      return pipeline;
     },
     get store() {
       return store;
@@ -176,6 +263,7 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       // The store opens first: a store that cannot open stops tapwire before anything listens.
       store = await openStore(config.storage, { ...(config.source ? { baseDir: dirname(config.source) } : {}) });
       startCompare(config);
+      await startAnalysis(config);
       const retention = (): void => {
         const c = snapshot.config.compare.retention;
         store?.prune({ now: Date.now(), maxAgeMs: c.maxAgeMs, maxExamples: c.maxExamples }).catch((err: unknown) => logger.warn({ err }, 'store retention failed'));
@@ -212,6 +300,7 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       comparing = new Set(config.routes.filter((r) => r.compare).map((r) => r.name));
       if (engine) engine.apply(compareSettings(config));
       else startCompare(config);
+      startAnalysis(config).catch((err: unknown) => logger.error({ err }, 'analysis did not start'));
       if (server) {
         server.headersTimeout = config.limits.headersTimeoutMs;
         server.requestTimeout = config.limits.requestTimeoutMs;
@@ -252,6 +341,9 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       offTrial?.();
       clearInterval(pruneTimer);
       await engine?.close().catch((err: unknown) => logger.warn({ err }, 'compare did not stop cleanly'));
+      pipeline?.close();
+      await writeFindings();
+      await alerts?.close(2000).catch(() => undefined);
       await store?.close().catch((err: unknown) => logger.warn({ err }, 'the store did not close cleanly'));
       for (const p of snapshot.pools.values()) p.destroy();
       await admin?.close();

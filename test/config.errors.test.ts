@@ -98,6 +98,10 @@ const cases: Case[] = [
   { name: 'a latency ratio below 1', yaml: cfg({ route: '    compare:\n      thresholds: { latencyRatio: 0.5 }\n' }), path: 'routes[0].compare.thresholds.latencyRatio', message: 'must be at least 1', at: 'thresholds:' },
   { name: 'a compare queue of zero', yaml: cfg({ top: 'compare: { queue: 0 }\n' }), path: 'compare.queue', message: 'must be at least 1', at: 'compare:' },
   { name: 'a secondary that is also a mirror', yaml: cfg({ route: '    secondary: v2\n' + mirror('') }), path: 'routes[0].secondary', message: 'is also a mirror of this route', at: 'secondary:' },
+  { name: 'a misspelt detector setting', yaml: cfg({ top: 'analysis:\n  detectors: { floodFactr: 3 }\n' }), path: 'analysis.detectors.floodFactr', message: 'did you mean "floodFactor"?', at: 'detectors:' },
+  { name: 'a user signature rule that is not a regex', yaml: cfg({ top: 'analysis:\n  signatures:\n    rules:\n      - { id: mine, parts: [query], pattern: "(open" }\n' }), path: 'analysis.signatures.rules[0].pattern', message: 'invalid regular expression', at: 'id: mine' },
+  { name: 'a signature rule on an unknown part', yaml: cfg({ top: 'analysis:\n  signatures:\n    rules:\n      - { id: mine, parts: [cookies], pattern: "x" }\n' }), path: 'analysis.signatures.rules[0].parts[0]', message: 'must be path, query, body, method or header:NAME', at: 'id: mine' },
+  { name: 'an alert sink URL that is not http', yaml: cfg({ top: 'analysis:\n  alerts: [{ type: webhook, url: "ftp://x" }]\n' }), path: 'analysis.alerts[0].url', message: 'must be an http:// or https:// URL', at: 'alerts:' },
   { name: 'a compare header that is not a header name', yaml: cfg({ route: '    compare: { ignoreHeaders: ["x y"] }\n' }), path: 'routes[0].compare.ignoreHeaders[0]', message: 'is not a valid header name', at: 'compare' },
   // match
   { name: 'a host with a port', yaml: cfg({ route: '    match: { host: "a.example:8080" }\n' }), path: 'routes[0].match.host', message: 'without a port', at: 'match' },

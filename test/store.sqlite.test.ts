@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/migrations.ts';
 import { openStore } from '../src/store/open.ts';
 import { StoreError } from '../src/store/types.ts';
-import { batch, delta, example, hist, percentiles, storeContract } from './store/contract.ts';
+import { batch, delta, example, finding, hist, percentiles, storeContract } from './store/contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +55,48 @@ void describe('sqlite store', () => {
     );
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
+  });
+
+  void it('keeps findings across close and reopen', async () => {
+    const path = fresh();
+    const s1 = await openStore(`sqlite:${path}`);
+    const open = finding({ id: 'f-open' });
+    const resolved = finding({ id: 'f-resolved', state: 'resolved', detector: 'scan', lastSeen: 2_000, resolvedAt: 62_000, evidence: [] });
+    await s1.writeFindings([open, resolved]);
+    await s1.close();
+    const s2 = await openStore(`sqlite:${path}`);
+    assert.deepEqual(await s2.findings(), [resolved, open]);
+    assert.deepEqual(await s2.finding('f-open'), open);
+    assert.equal((await s2.size()).findings, 2);
+    await s2.close();
+  });
+
+  void it('upgrades a schema-1 database: its rows stay, the finding table is added', async () => {
+    const path = fresh();
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    for (const sql of MIGRATIONS[0]!.statements) db.exec(sql);
+    db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (1, ?, 0)').run(MIGRATIONS[0]!.name);
+    db.prepare('INSERT INTO noise_mark (route, endpoint, field, at, source) VALUES (?, ?, ?, ?, ?)').run('users', '*', 'header.date', 1, 'config');
+    db.close();
+    const s = await openStore(`sqlite:${path}`);
+    assert.equal((await s.noiseMarks()).length, 1);
+    assert.deepEqual(await s.findings(), []);
+    await s.writeFindings([finding()]);
+    assert.equal((await s.findings()).length, 1);
+    await s.close();
+    const check = new Database(path, { readonly: true });
+    const versions = check.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[];
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      MIGRATIONS.map((m) => m.version),
+    );
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'finding' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+    assert.deepEqual(
+      indexes.map((i) => i.name),
+      ['finding_last_seen', 'finding_state_last_seen'],
+    );
+    check.close();
   });
 
   void it('creates the database, its WAL and shared-memory files readable by the owner only', async () => {

@@ -8,6 +8,8 @@ export const DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.005, 0.01, 
 
 export interface Metrics {
   readonly registry: Registry;
+  /** a finding opened (analysis): `tapwire_findings_total{detector,severity}` */
+  findingOpened(detector: string, severity: string): void;
   /** Unsubscribes from the tap; the registry keeps its last values for a final scrape. */
   close(): void;
 }
@@ -140,8 +142,18 @@ export function createMetrics(tap: Tap): Metrics {
     }),
   ];
 
+  // Detectors and severities are closed lists: the labels stay bounded.
+  const findings = new Counter({
+    name: 'tapwire_findings_total',
+    help: 'Findings opened by traffic analysis, by detector and severity',
+    labelNames: ['detector', 'severity'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    findingOpened(detector, severity) {
+      findings.labels(detector, severity).inc();
+    },
     close() {
       for (const unsubscribe of off.splice(0)) unsubscribe();
     },
@@ -284,4 +296,67 @@ export function registerCompareMetrics(registry: Registry, src: CompareMetricsSo
       if (size?.bytes !== undefined) this.set(size.bytes);
     },
   });
+}
+
+/** What the analysis metrics read at scrape time. */
+export interface AnalysisMetricsSource {
+  readonly stats: () => { accepted: number; skipped: number; processed: number; depth: number; findings: { active: number } } | undefined;
+  /** bounded rows: route and upstream come from config, endpoint from the namer (maxEndpoints) */
+  readonly perf: () => ReadonlyArray<{ route: string; endpoint: string; upstream: string; rate1m: number; p99: number | null; errorRatio: number }> | undefined;
+}
+
+/**
+ * Analysis series: `tapwire_analysis_events_total{result}`, `tapwire_analysis_queue_depth`,
+ * `tapwire_findings_active`, and per endpoint (never a raw path or address as a label)
+ * `tapwire_endpoint_requests_per_second{route,endpoint,upstream}` (1 m window),
+ * `tapwire_endpoint_latency_p99_seconds{…}` (5 m window) and `tapwire_endpoint_error_ratio{…}` (5 m).
+ */
+export function registerAnalysisMetrics(registry: Registry, src: AnalysisMetricsSource): void {
+  new Counter({
+    name: 'tapwire_analysis_events_total',
+    help: 'Requests handed to traffic analysis: accepted into its queue, skipped because it fell behind, processed',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const s = src.stats();
+      this.reset();
+      this.labels('accepted').inc(s?.accepted ?? 0);
+      this.labels('skipped').inc(s?.skipped ?? 0);
+      this.labels('processed').inc(s?.processed ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tapwire_analysis_queue_depth',
+    help: 'Requests waiting for analysis',
+    registers: [registry],
+    collect() {
+      this.set(src.stats()?.depth ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tapwire_findings_active',
+    help: 'Findings open or ongoing now',
+    registers: [registry],
+    collect() {
+      this.set(src.stats()?.findings.active ?? 0);
+    },
+  });
+  const labelNames = ['route', 'endpoint', 'upstream'] as const;
+  const gauge = (name: string, help: string, value: (r: NonNullable<ReturnType<AnalysisMetricsSource['perf']>>[number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of src.perf() ?? []) {
+          const v = value(r);
+          if (v !== null) this.labels(r.route, r.endpoint, r.upstream).set(v);
+        }
+      },
+    });
+  gauge('tapwire_endpoint_requests_per_second', 'Requests per second per endpoint and primary, over the last minute', (r) => r.rate1m);
+  gauge('tapwire_endpoint_latency_p99_seconds', 'p99 time to the last byte per endpoint and primary, over the last 5 minutes', (r) => (r.p99 === null ? null : r.p99 / 1000));
+  gauge('tapwire_endpoint_error_ratio', 'Share of 5xx and failed answers per endpoint and primary, over the last 5 minutes', (r) => r.errorRatio);
 }

@@ -10,6 +10,8 @@ import { bearerVerifier, checkAdminExposure, hostOfHeader, isLoopbackHost } from
 import { renderMetrics, wantsOpenMetrics } from './exposition.ts';
 import type { StatsSnapshot } from './stats.ts';
 import { BadRequest, type CompareApi } from './compare.ts';
+import type { Finding } from '../analysis/types.ts';
+import type { FindingsQuery } from '../store/types.ts';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -25,6 +27,16 @@ export interface AdminServerOptions {
   readonly logger: Logger;
   /** the compare API (verdict, endpoints, diffs, noise, reset) */
   readonly compare?: CompareApi;
+  /** traffic analysis: findings (from the store), the performance view, counters */
+  readonly analysis?: AnalysisApi;
+}
+
+export interface AnalysisApi {
+  findings(q: FindingsQuery): Promise<readonly Finding[]>;
+  finding(id: string): Promise<Finding | undefined>;
+  /** undefined while no route analyses */
+  performance(): unknown;
+  stats(): unknown;
 }
 
 export interface AdminServer {
@@ -126,6 +138,45 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     });
     endpoints.set('/api/v1/noise', { public: false, method: 'POST', handle: async (_req, { body }) => json(200, await compare.markNoise(body)) });
     endpoints.set('/api/v1/reset', { public: false, method: 'POST', handle: async (_req, { body }) => json(200, await compare.reset(body)) });
+  }
+
+  const analysis = opts.analysis;
+  if (analysis) {
+    const STATES = new Set(['open', 'ongoing', 'resolved', 'active']);
+    const DETECTORS = new Set(['rate_spike', 'flood', 'scan', 'credential_stuffing', 'error_burst', 'signature']);
+    endpoints.set('/api/v1/findings', {
+      public: false,
+      handle: async (_req, { query }) => {
+        const state = query.get('state') || 'active';
+        const detector = query.get('detector') || undefined;
+        const limitText = query.get('limit');
+        if (state !== 'all' && !STATES.has(state)) throw new BadRequest('state must be open, ongoing, resolved, active or all');
+        if (detector !== undefined && !DETECTORS.has(detector)) throw new BadRequest(`detector must be one of ${[...DETECTORS].join(', ')}`);
+        if (limitText !== null && !/^\d{1,3}$/.test(limitText)) throw new BadRequest('limit must be a whole number from 1 to 500');
+        const limit = limitText === null ? 50 : Math.min(500, Math.max(1, Number(limitText)));
+        const q = {
+          ...(state !== 'all' ? { state: state as FindingsQuery['state'] } : {}),
+          ...(detector !== undefined ? { detector: detector as NonNullable<FindingsQuery['detector']> } : {}),
+          limit,
+        } as FindingsQuery;
+        return json(200, { findings: await analysis.findings(q) });
+      },
+    });
+    prefixed.set('/api/v1/findings/', {
+      public: false,
+      handle: async (_req, { param }) => {
+        const f = await analysis.finding(param ?? '');
+        return f ? json(200, f) : fail(404, 'TW_ERR_ADMIN_BAD_REQUEST', 'no such finding');
+      },
+    });
+    endpoints.set('/api/v1/performance', {
+      public: false,
+      handle: () => {
+        const p = analysis.performance();
+        return p === undefined ? fail(404, 'TW_ERR_ADMIN_BAD_REQUEST', 'no route analyses its traffic (routes[].analyze)') : json(200, p);
+      },
+    });
+    endpoints.set('/api/v1/analysis', { public: false, handle: () => json(200, analysis.stats() ?? { enabled: false }) });
   }
 
   function find(path: string): { endpoint?: Endpoint; param?: string } {

@@ -5,6 +5,7 @@ import { registerRun } from './commands/run.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerReport } from './commands/report.ts';
+import { registerFindings } from './commands/findings.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerDemo(program);
   registerReport(program);
+  registerFindings(program);
   return program;
 }
 

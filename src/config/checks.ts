@@ -1,6 +1,8 @@
 // Cross-checks: rules that relate one part of a schema-valid config to another (references, safety, conflicts).
 import { checkTemplate } from '../compare/endpoint.ts';
 import { checkRule, parseArrayMode } from '../compare/rules.ts';
+import { DEFAULT_DETECTOR_OPTIONS } from '../analysis/detectors.ts';
+import { compileSignatures, SignatureRuleError } from '../analysis/signatures.ts';
 import type { Path, RawIssue } from './issues.ts';
 import { isLoopback, isWildcard } from './net.ts';
 import type { ValidConfig } from './schema.ts';
@@ -19,6 +21,28 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MANAGED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'x-tapwire-mirror']);
 
 const fmtMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+/** Detector thresholds must be known names with sane values; user signature rules compile with re2js. */
+function checkAnalysis(a: ValidConfig['analysis'], add: (path: Path, message: string) => void): void {
+  const known = Object.keys(DEFAULT_DETECTOR_OPTIONS);
+  for (const [key, value] of Object.entries(a.detectors)) {
+    if (!known.includes(key)) {
+      add(['analysis', 'detectors', key], `unknown detector setting "${key}"${didYouMean(key, known)}`);
+      continue;
+    }
+    if (!Number.isFinite(value) || value < 0) add(['analysis', 'detectors', key], 'must be a number >= 0');
+  }
+  if (a.signatures.rules.length === 0 && a.signatures.disable.length === 0) return;
+  try {
+    compileSignatures({ rules: a.signatures.rules.map((r) => ({ ...r, parts: [...r.parts] })), disable: [...a.signatures.disable] });
+  } catch (e) {
+    if (e instanceof SignatureRuleError) {
+      // the key is relative to signatures (`rules[2].pattern`, `disable[0]`)
+      const path: Path = ['analysis', 'signatures', ...e.key.split(/[.[\]]+/).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+      add(path, e.reason);
+    } else add(['analysis', 'signatures'], e instanceof Error ? e.message : String(e));
+  }
+}
 
 /** Compare rules are compiled by the differ itself, so what validates here is exactly what runs. */
 function checkCompare(c: NonNullable<Route['compare']>, at: Path, add: (path: Path, message: string) => void): void {
@@ -71,6 +95,8 @@ export function crossCheck(config: ValidConfig): RawIssue[] {
   if (config.limits.headersTimeout > config.limits.requestTimeout) {
     add(['limits', 'headersTimeout'], `must not be longer than limits.requestTimeout (${fmtMs(config.limits.requestTimeout)})`);
   }
+
+  checkAnalysis(config.analysis, add);
 
   const firstByName = new Map<string, number>();
   config.routes.forEach((route, r) => {

@@ -33,6 +33,18 @@ function view(value: unknown, key: string, seen: WeakSet<object>): unknown {
   return value;
 }
 
+/** An alert webhook URL is a credential (Slack's path is the token): only its scheme and host are shown. */
+function sinkUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/[REDACTED]`;
+  } catch {
+    return '[REDACTED]';
+  }
+}
+
 export function redactedConfig(config: ResolvedConfig): unknown {
-  return view(config, '', new WeakSet());
+  const shown = view(config, '', new WeakSet()) as { analysis?: { alerts?: Array<{ url?: unknown }> } };
+  for (const sink of shown.analysis?.alerts ?? []) if (typeof sink.url === 'string') sink.url = sinkUrl(sink.url);
+  return shown;
 }

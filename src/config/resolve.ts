@@ -86,6 +86,18 @@ export function resolveConfig(v: ValidConfig, files: ConfigFiles, opts: ResolveO
       connectTimeoutMs: v.mirroring.connectTimeout,
     },
     compare: resolveCompareGlobal(v),
+    analysis: {
+      bodyBytes: v.analysis.bodyBytes,
+      queue: v.analysis.queue,
+      resolveAfterMs: v.analysis.resolveAfter,
+      detectors: { ...v.analysis.detectors },
+      signatures: {
+        enabled: v.analysis.signatures.enabled,
+        disable: v.analysis.signatures.disable,
+        rules: v.analysis.signatures.rules.map((r) => ({ ...r })),
+      },
+      alerts: v.analysis.alerts.map((a) => ({ ...a })),
+    },
     shutdown: { drainTimeoutMs: v.shutdown.drainTimeout, delayMs: v.shutdown.delay },
     log: { level: v.log.level, access: v.log.access },
     upstreams,
@@ -150,6 +162,7 @@ function resolveRoute(r: Route, v: ValidConfig, upstreams: ReadonlyMap<string, R
     maxBodyBytes: r.maxBodyBytes ?? v.limits.maxBodyBytes,
     ...(r.timeout !== undefined ? { timeoutMs: r.timeout } : {}),
     ...(compare ? { compare } : {}),
+    analyze: r.analyze,
   };
 }
 

@@ -221,6 +221,46 @@ const compareGlobal = z.strictObject({
   redact: z.strictObject({ headers: z.array(headerName).default([]), jsonPaths: z.array(jsonPath).default([]) }).prefault({}),
 });
 
+const severity = z.enum(['info', 'low', 'medium', 'high', 'critical']);
+
+/** A user signature rule (docs/signatures.md): compiled with re2js, so matching stays linear in the input. */
+const signatureRule = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, { error: 'must be a lower-case id of letters, digits, ".", "_" and "-" (at most 64)' }),
+  category: nonEmpty('the category').optional(),
+  severity: severity.optional(),
+  parts: z.array(z.string().regex(/^(path|query|body|method|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/, { error: 'must be path, query, body, method or header:NAME' })).min(1, { error: 'must list at least one part' }),
+  pattern: nonEmpty('the pattern'),
+  description: z.string().optional(),
+});
+
+const alertSink = z.strictObject({
+  type: z.enum(['webhook', 'slack']),
+  url: z.string().refine((u) => /^https?:\/\//.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
+  name: name('alert sink').optional(),
+  headers: z.record(headerName, headerValue).default({}),
+  minSeverity: severity.default('low'),
+});
+
+/** Traffic analysis: detectors, signatures, findings and alerts (docs/analysis.md). */
+const analysis = z.strictObject({
+  /** request body bytes kept per request for signatures */
+  bodyBytes: size().prefault('8KiB'),
+  /** requests waiting for analysis; past it they are skipped and counted */
+  queue: atLeast(1).default(20_000),
+  /** a finding without a new signal for this long resolves */
+  resolveAfter: duration().prefault('60s'),
+  /** overrides of the detectors' thresholds (docs/analysis.md lists them) */
+  detectors: z.record(z.string(), z.number()).default({}),
+  signatures: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      disable: z.array(nonEmpty('a rule id')).default([]),
+      rules: z.array(signatureRule).default([]),
+    })
+    .prefault({}),
+  alerts: z.array(alertSink).default([]),
+});
+
 const route = z.strictObject({
   name: name('route'),
   match: match.prefault({}),
@@ -230,6 +270,8 @@ const route = z.strictObject({
   maxBodyBytes: size().optional(),
   timeout: duration().optional(),
   compare: compare.optional(),
+  /** send this route's requests to traffic analysis (with or without mirrors) */
+  analyze: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({
@@ -240,6 +282,7 @@ export const configSchema = z.strictObject({
   limits: limits.prefault({}),
   mirroring: mirroring.prefault({}),
   compare: compareGlobal.prefault({}),
+  analysis: analysis.prefault({}),
   shutdown: shutdown.prefault({}),
   log: log.prefault({}),
   upstreams: z.record(name('upstream'), upstream).refine((u) => Object.keys(u).length > 0, { error: 'must define at least one upstream' }),

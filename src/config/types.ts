@@ -132,6 +132,34 @@ export interface ResolvedRoute {
   /** overrides the primary upstream's timeout on this route */
   readonly timeoutMs?: number;
   readonly compare?: ResolvedCompare;
+  /** requests go to traffic analysis */
+  readonly analyze: boolean;
+}
+
+export interface ResolvedSignatureRule {
+  readonly id: string;
+  readonly category?: string;
+  readonly severity?: 'info' | 'low' | 'medium' | 'high' | 'critical';
+  readonly parts: readonly string[];
+  readonly pattern: string;
+  readonly description?: string;
+}
+
+export interface ResolvedAlertSink {
+  readonly type: 'webhook' | 'slack';
+  readonly url: string;
+  readonly name?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly minSeverity: 'info' | 'low' | 'medium' | 'high' | 'critical';
+}
+
+export interface ResolvedAnalysis {
+  readonly bodyBytes: number;
+  readonly queue: number;
+  readonly resolveAfterMs: number;
+  readonly detectors: Readonly<Record<string, number>>;
+  readonly signatures: { readonly enabled: boolean; readonly disable: readonly string[]; readonly rules: readonly ResolvedSignatureRule[] };
+  readonly alerts: readonly ResolvedAlertSink[];
 }
 
 export interface ResolvedTls {
@@ -177,6 +205,7 @@ export interface ResolvedConfig {
   readonly limits: ResolvedLimits;
   readonly mirroring: ResolvedMirroring;
   readonly compare: ResolvedCompareGlobal;
+  readonly analysis: ResolvedAnalysis;
   readonly shutdown: { readonly drainTimeoutMs: number; readonly delayMs: number };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly access: boolean };
   readonly upstreams: ReadonlyMap<string, ResolvedUpstream>;

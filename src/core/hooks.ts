@@ -41,3 +41,25 @@ export interface ProxyHooks {
   /** called once per matched request; undefined means nobody needs to follow it */
   observe(info: RequestInfo): RequestObserver | undefined;
 }
+
+/** Several hooks as one: each request is offered to every hook; their observers are called in order. */
+export function combineHooks(...all: readonly ProxyHooks[]): ProxyHooks {
+  if (all.length === 1) return all[0]!;
+  return {
+    observe(info) {
+      const observers: RequestObserver[] = [];
+      for (const h of all) {
+        const o = h.observe(info);
+        if (o) observers.push(o);
+      }
+      if (observers.length <= 1) return observers[0];
+      return {
+        wantsPrimaryBody: observers.some((o) => o.wantsPrimaryBody),
+        data: (chunk) => observers.forEach((o) => o.data(chunk)),
+        end: () => observers.forEach((o) => o.end()),
+        abort: () => observers.forEach((o) => o.abort()),
+        primaryDone: (exchange) => observers.forEach((o) => o.primaryDone(exchange)),
+      };
+    },
+  };
+}

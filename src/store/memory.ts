@@ -1,18 +1,26 @@
 // The memory store: the Store contract in Maps, for tests, demos and runs that need nothing kept. Same
 // semantics as SQLite (examples round-trip through JSON, histograms stored encoded), bounded by `prune`
-// and by a hard cap on example rows (the oldest dropped first).
+// and by hard caps on example rows (the oldest dropped first) and on findings (the oldest resolved first).
 import type { CompareBatch, DiffExample, EndpointAggregate, NoiseMark, Role } from '../compare/types.ts';
 import { MutationQueue, Slicer, exampleFromRow, mergeInto, prepareBatch, type PreparedExample } from './hdr.ts';
 import {
   DEFAULT_SLICE_MS,
   MEMORY_MAX_EXAMPLES,
+  MEMORY_MAX_FINDINGS,
   StoreError,
+  checkFindingsQuery,
   checkNoiseMark,
   checkPruneRules,
+  compareText,
   compareTuple,
   examplesLimit,
+  findingsLimit,
+  prepareFindings,
+  stateMatches,
   type AggregateFilter,
   type ExamplesQuery,
+  type Finding,
+  type FindingsQuery,
   type PruneResult,
   type PruneRules,
   type ResetScope,
@@ -41,9 +49,17 @@ type ExampleRow = Omit<PreparedExample, 'key'>;
 export interface MemoryStoreOptions {
   /** hard cap on example rows (default 10,000) */
   readonly maxExamples?: number;
+  /** hard cap on findings (default 10,000): past it the oldest resolved go first, then the oldest by lastSeen */
+  readonly maxFindings?: number;
   /** see OpenStoreOptions.sliceMs */
   readonly sliceMs?: number;
 }
+
+/** Newest lastSeen first, ties by id. */
+const findingOrder = (a: Finding, b: Finding) => b.lastSeen - a.lastSeen || compareText(a.id, b.id);
+
+/** A copy nobody else holds a reference to (findings round-trip through JSON, as in SQLite). */
+const copyFinding = (f: Finding): Finding => JSON.parse(JSON.stringify(f)) as Finding;
 
 const oldestFirst = (a: ExampleRow, b: ExampleRow) =>
   a.at - b.at || compareTuple([a.route, a.endpoint, a.upstream, a.field, a.slot], [b.route, b.endpoint, b.upstream, b.field, b.slot]);
@@ -59,8 +75,10 @@ export class MemoryStore implements Store {
   readonly #aggregates = new Map<string, AggregateRow>();
   readonly #examples = new Map<string, ExampleRow>();
   readonly #noise = new Map<string, NoiseMark>();
+  readonly #findings = new Map<string, Finding>();
   readonly #queue = new MutationQueue();
   readonly #maxExamples: number;
+  readonly #maxFindings: number;
   readonly #sliceMs: number;
   #closed = false;
 
@@ -68,6 +86,9 @@ export class MemoryStore implements Store {
     const max = opts.maxExamples ?? MEMORY_MAX_EXAMPLES;
     if (!Number.isSafeInteger(max) || max < 0) throw new StoreError('invalid_argument', 'memory store: maxExamples must be an integer >= 0');
     this.#maxExamples = max;
+    const maxFindings = opts.maxFindings ?? MEMORY_MAX_FINDINGS;
+    if (!Number.isSafeInteger(maxFindings) || maxFindings < 0) throw new StoreError('invalid_argument', 'memory store: maxFindings must be an integer >= 0');
+    this.#maxFindings = maxFindings;
     this.#sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   }
 
@@ -114,6 +135,48 @@ export class MemoryStore implements Store {
     const keyed = [...this.#examples].sort((a, b) => oldestFirst(a[1], b[1]));
     for (let i = 0; i < n && i < keyed.length; i++) this.#examples.delete(keyed[i]![0]);
     return Math.min(n, keyed.length);
+  }
+
+  async writeFindings(findings: readonly Finding[]): Promise<void> {
+    this.#open();
+    const prepared = prepareFindings(findings);
+    return this.#queue.run(() => {
+      for (const p of prepared) {
+        // re-inserting moves the id to the end of the Map's order: the cap's tie-break is the latest write
+        this.#findings.delete(p.finding.id);
+        this.#findings.set(p.finding.id, p.finding);
+      }
+      if (this.#findings.size > this.#maxFindings) this.#dropFindings(this.#findings.size - this.#maxFindings);
+    });
+  }
+
+  /** Drops `n` findings: resolved ones first, oldest lastSeen first within each group. */
+  #dropFindings(n: number): void {
+    const victims = [...this.#findings.values()].sort(
+      (a, b) => Number(b.state === 'resolved') - Number(a.state === 'resolved') || a.lastSeen - b.lastSeen || compareText(a.id, b.id),
+    );
+    for (let i = 0; i < n && i < victims.length; i++) this.#findings.delete(victims[i]!.id);
+  }
+
+  findings(q: FindingsQuery = {}): Promise<Finding[]> {
+    return this.#read(() => {
+      checkFindingsQuery(q);
+      const limit = findingsLimit(q.limit);
+      if (limit === 0) return [];
+      return [...this.#findings.values()]
+        .filter((f) => stateMatches(f.state, q.state) && (q.detector === undefined || f.detector === q.detector) && (q.since === undefined || f.lastSeen >= q.since))
+        .sort(findingOrder)
+        .slice(0, limit)
+        .map(copyFinding);
+    });
+  }
+
+  finding(id: string): Promise<Finding | undefined> {
+    return this.#read(() => {
+      if (typeof id !== 'string') throw new StoreError('invalid_argument', 'finding: id must be a string');
+      const f = this.#findings.get(id);
+      return f && copyFinding(f);
+    });
   }
 
   aggregates(filter: AggregateFilter = {}): Promise<EndpointAggregate[]> {
@@ -196,18 +259,20 @@ export class MemoryStore implements Store {
     return this.#queue.run(() => {
       let examples = 0;
       let aggregates = 0;
+      let findings = 0;
       if (Number.isFinite(p.maxAgeMs)) {
         const cutoff = p.now - p.maxAgeMs;
         for (const [k, e] of this.#examples) if (e.at < cutoff && this.#examples.delete(k)) examples++;
         for (const [k, r] of this.#aggregates) if (r.lastAt < cutoff && this.#aggregates.delete(k)) aggregates++;
+        for (const [k, f] of this.#findings) if (f.state === 'resolved' && (f.resolvedAt ?? f.lastSeen) < cutoff && this.#findings.delete(k)) findings++;
       }
       if (Number.isFinite(p.maxExamples)) examples += this.#dropOldest(this.#examples.size - p.maxExamples);
-      return { examples, aggregates };
+      return { examples, aggregates, findings };
     });
   }
 
   size(): Promise<StoreSize> {
-    return this.#read(() => ({ aggregates: this.#aggregates.size, examples: this.#examples.size, noiseMarks: this.#noise.size }));
+    return this.#read(() => ({ aggregates: this.#aggregates.size, examples: this.#examples.size, noiseMarks: this.#noise.size, findings: this.#findings.size }));
   }
 
   async close(): Promise<void> {

@@ -68,6 +68,28 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'findings',
+    statements: [
+      `CREATE TABLE finding (
+        id TEXT NOT NULL PRIMARY KEY,
+        detector TEXT NOT NULL,
+        finding_key TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        title TEXT NOT NULL,
+        state TEXT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        signal_count BIGINT NOT NULL,
+        detail_json TEXT NOT NULL,
+        evidence_json TEXT NOT NULL,
+        resolved_at BIGINT
+      )`,
+      `CREATE INDEX finding_state_last_seen ON finding (state, last_seen)`,
+      `CREATE INDEX finding_last_seen ON finding (last_seen)`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,6 +3,7 @@
 // immediate transaction of prepared statements; counters and field counts are summed by the SQL
 // (`ON CONFLICT DO UPDATE SET n = n + excluded.n`, portable to PostgreSQL); histograms are merged in JS,
 // in slices before the transaction, and re-merged inside it if another connection changed them meanwhile.
+// Findings are upserted by id in one immediate transaction, their detail and evidence as JSON text.
 import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,11 +14,17 @@ import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_SLICE_MS,
   StoreError,
+  checkFindingsQuery,
   checkNoiseMark,
   checkPruneRules,
   examplesLimit,
+  findingsLimit,
+  prepareFindings,
   type AggregateFilter,
   type ExamplesQuery,
+  type Finding,
+  type FindingsQuery,
+  type PreparedFinding,
   type PruneResult,
   type PruneRules,
   type ResetScope,
@@ -73,6 +80,38 @@ interface ExampleRowDb {
   diffs_json: string;
 }
 
+interface FindingRowDb {
+  id: string;
+  detector: Finding['detector'];
+  finding_key: string;
+  severity: Finding['severity'];
+  title: string;
+  state: Finding['state'];
+  first_seen: number;
+  last_seen: number;
+  signal_count: number;
+  detail_json: string;
+  evidence_json: string;
+  resolved_at: number | null;
+}
+
+function findingFromRow(r: FindingRowDb): Finding {
+  return {
+    id: r.id,
+    detector: r.detector,
+    key: r.finding_key,
+    severity: r.severity,
+    title: r.title,
+    state: r.state,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    count: r.signal_count,
+    detail: JSON.parse(r.detail_json) as Finding['detail'],
+    evidence: JSON.parse(r.evidence_json) as Finding['evidence'],
+    ...(r.resolved_at !== null ? { resolvedAt: r.resolved_at } : {}),
+  };
+}
+
 /** What a write read before its transaction: the stored histograms, and the data_version they were read at. */
 interface ReadState {
   readonly version: number;
@@ -101,6 +140,14 @@ const UPSERT_EXAMPLE = `INSERT INTO diff_example
   ON CONFLICT (route, endpoint, upstream, field, slot) DO UPDATE SET
     role = excluded.role, trial_id = excluded.trial_id, at = excluded.at, request_json = excluded.request_json,
     left_json = excluded.left_json, right_json = excluded.right_json, diffs_json = excluded.diffs_json`;
+
+const UPSERT_FINDING = `INSERT INTO finding
+  (id, detector, finding_key, severity, title, state, first_seen, last_seen, signal_count, detail_json, evidence_json, resolved_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (id) DO UPDATE SET
+    detector = excluded.detector, finding_key = excluded.finding_key, severity = excluded.severity, title = excluded.title,
+    state = excluded.state, first_seen = excluded.first_seen, last_seen = excluded.last_seen, signal_count = excluded.signal_count,
+    detail_json = excluded.detail_json, evidence_json = excluded.evidence_json, resolved_at = excluded.resolved_at`;
 
 const EXAMPLE_KEY_ORDER = 'route, endpoint, upstream, field, slot';
 
@@ -142,6 +189,7 @@ export class SqliteStore implements Store {
   readonly #latencyOf: (d: PreparedDelta) => string;
   readonly #dataVersion: () => number;
   readonly #apply: (batch: PreparedBatch, read: ReadState, merged: ReadonlyMap<string, string>) => void;
+  readonly #applyFindings: (findings: readonly PreparedFinding[]) => void;
   #closed = false;
 
   /** Opens (creating if needed) and migrates the database; throws a StoreError naming the path. */
@@ -195,6 +243,13 @@ export class SqliteStore implements Store {
       }
     });
     this.#apply = (batch, read, merged) => apply.immediate(batch, read, merged);
+    const upsertFinding = db.prepare(UPSERT_FINDING);
+    const applyFindings = db.transaction((findings: readonly PreparedFinding[]) => {
+      for (const { finding: f, detail, evidence } of findings) {
+        upsertFinding.run(f.id, f.detector, f.key, f.severity, f.title, f.state, f.firstSeen, f.lastSeen, f.count, detail, evidence, f.resolvedAt ?? null);
+      }
+    });
+    this.#applyFindings = (findings) => applyFindings.immediate(findings);
   }
 
   #stmt(sql: string): Stmt {
@@ -291,6 +346,45 @@ export class SqliteStore implements Store {
     });
   }
 
+  async writeFindings(findings: readonly Finding[]): Promise<void> {
+    this.#open();
+    const prepared = prepareFindings(findings);
+    return this.#queue.run(() => this.#applyFindings(prepared));
+  }
+
+  findings(q: FindingsQuery = {}): Promise<Finding[]> {
+    return this.#read(() => {
+      checkFindingsQuery(q);
+      const limit = findingsLimit(q.limit);
+      if (limit === 0) return [];
+      const clauses: string[] = [];
+      const params: (string | number)[] = [];
+      if (q.state === 'active') clauses.push("state IN ('open', 'ongoing')");
+      else if (q.state !== undefined) {
+        clauses.push('state = ?');
+        params.push(q.state);
+      }
+      if (q.detector !== undefined) {
+        clauses.push('detector = ?');
+        params.push(q.detector);
+      }
+      if (q.since !== undefined) {
+        clauses.push('last_seen >= ?');
+        params.push(q.since);
+      }
+      const sql = `SELECT * FROM finding ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY last_seen DESC, id LIMIT ?`;
+      return (this.#stmt(sql).all(...params, limit) as FindingRowDb[]).map(findingFromRow);
+    });
+  }
+
+  finding(id: string): Promise<Finding | undefined> {
+    return this.#read(() => {
+      if (typeof id !== 'string') throw new StoreError('invalid_argument', 'finding: id must be a string');
+      const row = this.#stmt('SELECT * FROM finding WHERE id = ?').get(id) as FindingRowDb | undefined;
+      return row && findingFromRow(row);
+    });
+  }
+
   noiseMarks(route?: string): Promise<NoiseMark[]> {
     return this.#read(() => {
       const w = where([['route', route]]);
@@ -342,8 +436,10 @@ export class SqliteStore implements Store {
         .transaction((): PruneResult => {
           let examples = 0;
           let aggregates = 0;
+          let findings = 0;
           if (Number.isFinite(p.maxAgeMs)) {
             const cutoff = p.now - p.maxAgeMs;
+            findings += this.#stmt("DELETE FROM finding WHERE state = 'resolved' AND COALESCE(resolved_at, last_seen) < ?").run(cutoff).changes;
             examples += this.#stmt('DELETE FROM diff_example WHERE at < ?').run(cutoff).changes;
             this.#stmt(
               'DELETE FROM endpoint_field WHERE (route, endpoint, upstream, role) IN (SELECT route, endpoint, upstream, role FROM endpoint_aggregate WHERE last_at < ?)',
@@ -358,7 +454,7 @@ export class SqliteStore implements Store {
               ).run(n - p.maxExamples).changes;
             }
           }
-          return { examples, aggregates };
+          return { examples, aggregates, findings };
         })
         .immediate(),
     );
@@ -367,7 +463,7 @@ export class SqliteStore implements Store {
   size(): Promise<StoreSize> {
     return this.#read(() => {
       const count = (table: string) => (this.#stmt(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-      const out = { aggregates: count('endpoint_aggregate'), examples: count('diff_example'), noiseMarks: count('noise_mark') };
+      const out = { aggregates: count('endpoint_aggregate'), examples: count('diff_example'), noiseMarks: count('noise_mark'), findings: count('finding') };
       if (this.path === ':memory:') return out;
       return { ...out, bytes: fileSize(this.path) + fileSize(`${this.path}-wal`) };
     });

@@ -1,8 +1,12 @@
-// The Store contract: where compare's additive deltas, kept examples and noise marks live between flushes
-// and restarts. Every implementation (memory, SQLite, PostgreSQL later) passes test/store/contract.ts; the
+// The Store contract: where compare's additive deltas, kept examples and noise marks, and analysis's
+// findings live between flushes and restarts. Every implementation (memory, SQLite, PostgreSQL later) passes test/store/contract.ts; the
 // interface is async and the SQL portable so a networked store can join without changing a caller.
 import { TapwireError } from '../core/errors.ts';
 import type { CompareBatch, DiffExample, EndpointAggregate, NoiseMark } from '../compare/types.ts';
+// Types only: the store keeps analysis findings as data and runs none of analysis's code.
+import type { DetectorName, Finding, FindingState } from '../analysis/types.ts';
+
+export type { DetectorName, Finding, FindingState };
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
 
@@ -28,10 +32,24 @@ export interface ResetScope {
   readonly endpoint?: string;
 }
 
+/** Rows of `findings()`; every key optional, combined with AND. */
+export interface FindingsQuery {
+  /** one state, or 'active' (open + ongoing); absent: every state */
+  readonly state?: FindingState | 'active';
+  readonly detector?: DetectorName;
+  /** only findings with `lastSeen >= since` (epoch ms) */
+  readonly since?: number;
+  /** default 50, at most 500; 0 returns nothing */
+  readonly limit?: number;
+}
+
 export interface PruneRules {
   /** epoch ms the ages are measured from */
   readonly now: number;
-  /** examples with `at` and aggregates with `lastAt` strictly before `now - maxAgeMs` go; Infinity: no age limit */
+  /**
+   * examples with `at`, aggregates with `lastAt` and resolved findings with `resolvedAt` (else `lastSeen`)
+   * strictly before `now - maxAgeMs` go; Infinity: no age limit. Open and ongoing findings never go.
+   */
   readonly maxAgeMs: number;
   /** examples kept at most (the oldest go first); Infinity: no count limit */
   readonly maxExamples: number;
@@ -42,12 +60,15 @@ export interface PruneResult {
   readonly examples: number;
   /** aggregate rows deleted (their per-field counts go with them) */
   readonly aggregates: number;
+  /** resolved findings deleted */
+  readonly findings: number;
 }
 
 export interface StoreSize {
   readonly aggregates: number;
   readonly examples: number;
   readonly noiseMarks: number;
+  readonly findings: number;
   /** bytes on disk (database file plus its WAL) when the store has a file */
   readonly bytes?: number;
 }
@@ -63,7 +84,11 @@ export interface StoreSize {
  *   and writes nothing.
  * - Orders are byte order of the UTF-8 text (SQLite's BINARY collation): aggregates by route, endpoint,
  *   upstream, role; examples newest first, ties by route, endpoint, upstream, field, slot; noise marks by
- *   route, endpoint, field. Example payloads round-trip through JSON in every store.
+ *   route, endpoint, field; findings newest `lastSeen` first, ties by id. Example payloads, finding
+ *   details and evidence round-trip through JSON in every store.
+ * - `writeFindings` upserts by id: writing an id again replaces the whole finding. The findings are
+ *   validated first and written in one transaction: an invalid one rejects the call with a `StoreError`
+ *   (`invalid_batch`) and writes nothing.
  * - Mutations of one store object apply in call order. Histogram merging is CPU work (~0.5 ms per key),
  *   done in slices that yield to the event loop, so a large flush never blocks the data plane for long.
  * - After `close()` every call rejects with a `StoreError` (`closed`); `close()` twice is harmless.
@@ -84,7 +109,13 @@ export interface Store {
   unmarkNoise(m: { readonly route: string; readonly endpoint: string; readonly field: string }): Promise<boolean>;
   /** Forget aggregates (with their field counts) and examples in scope; noise marks stay. Returns aggregate rows + example rows deleted. */
   reset(scope?: ResetScope): Promise<number>;
-  /** Retention by age and by example count. */
+  /** Upsert findings by id (the tracker's latest snapshot of each); atomic. */
+  writeFindings(findings: readonly Finding[]): Promise<void>;
+  /** Findings, newest `lastSeen` first (ties by id), optionally filtered. */
+  findings(q?: FindingsQuery): Promise<Finding[]>;
+  /** One finding by id. */
+  finding(id: string): Promise<Finding | undefined>;
+  /** Retention by age (examples, aggregates, resolved findings) and by example count. */
   prune(rules: PruneRules): Promise<PruneResult>;
   /** Row counts for /metrics and health. */
   size(): Promise<StoreSize>;
@@ -104,6 +135,9 @@ export interface OpenStoreOptions {
   readonly sliceMs?: number;
 }
 
+export const FINDINGS_DEFAULT_LIMIT = 50;
+export const FINDINGS_MAX_LIMIT = 500;
+export const MEMORY_MAX_FINDINGS = 10_000;
 export const EXAMPLES_DEFAULT_LIMIT = 20;
 export const EXAMPLES_MAX_LIMIT = 200;
 export const MEMORY_MAX_EXAMPLES = 10_000;
@@ -129,6 +163,84 @@ export class StoreError extends TapwireError {
 export function examplesLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return EXAMPLES_DEFAULT_LIMIT;
   return Math.min(EXAMPLES_MAX_LIMIT, Math.max(0, Math.floor(limit)));
+}
+
+/** `limit` of a findings query: default 50, clamped to 0..500. */
+export function findingsLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return FINDINGS_DEFAULT_LIMIT;
+  return Math.min(FINDINGS_MAX_LIMIT, Math.max(0, Math.floor(limit)));
+}
+
+const FINDING_STATES: ReadonlySet<string> = new Set(['open', 'ongoing', 'resolved']);
+const QUERY_STATES: ReadonlySet<string> = new Set(['open', 'ongoing', 'resolved', 'active']);
+const SEVERITY_NAMES: ReadonlySet<string> = new Set(['info', 'low', 'medium', 'high', 'critical']);
+
+/** Rejects a findings query a store could not answer faithfully (unknown state, NaN since). */
+export function checkFindingsQuery(q: FindingsQuery): void {
+  const bad = (what: string) => new StoreError('invalid_argument', `findings: ${what}`);
+  if (q.state !== undefined && !QUERY_STATES.has(q.state)) throw bad("state must be 'open', 'ongoing', 'resolved' or 'active'");
+  if (q.detector !== undefined && (typeof q.detector !== 'string' || (q.detector as string) === '')) throw bad('detector must be a non-empty string');
+  if (q.since !== undefined && !Number.isFinite(q.since)) throw bad('since must be an epoch in milliseconds');
+  if (q.limit !== undefined && typeof q.limit !== 'number') throw bad('limit must be a number');
+}
+
+/** A finding as every store keeps it: checked, its detail and evidence serialised as JSON. */
+export interface PreparedFinding {
+  readonly finding: Finding;
+  readonly detail: string;
+  readonly evidence: string;
+}
+
+const isEpoch = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Validates findings before any is written; throws a StoreError (`invalid_batch`) naming the first bad one. */
+export function prepareFindings(findings: readonly Finding[]): PreparedFinding[] {
+  const list: unknown = findings; // not narrowing `findings` itself: Array.isArray would make it any[]
+  if (!Array.isArray(list)) throw new StoreError('invalid_batch', 'findings: expected an array');
+  return findings.map((f, i): PreparedFinding => {
+    const bad = (what: string) => new StoreError('invalid_batch', `finding ${i}${typeof f?.id === 'string' ? ` (${f.id})` : ''}: ${what}`);
+    if (typeof f !== 'object' || f === null) throw bad('not an object');
+    for (const k of ['id', 'detector', 'key', 'title'] as const) {
+      if (typeof f[k] !== 'string') throw bad(`${k} must be a string`);
+    }
+    if (f.id === '' || (f.detector as string) === '') throw bad('id and detector must not be empty');
+    if (!SEVERITY_NAMES.has(f.severity)) throw bad(`unknown severity ${JSON.stringify(f.severity)}`);
+    if (!FINDING_STATES.has(f.state)) throw bad(`unknown state ${JSON.stringify(f.state)}`);
+    if (!isEpoch(f.firstSeen) || !isEpoch(f.lastSeen)) throw bad('firstSeen and lastSeen must be epochs in integer milliseconds');
+    if (f.resolvedAt !== undefined && !isEpoch(f.resolvedAt)) throw bad('resolvedAt must be an epoch in integer milliseconds');
+    if (!Number.isSafeInteger(f.count) || f.count < 0) throw bad('count must be a non-negative integer');
+    if (typeof f.detail !== 'object' || f.detail === null || Array.isArray(f.detail)) throw bad('detail must be an object');
+    const evidenceList: unknown = f.evidence;
+    if (!Array.isArray(evidenceList)) throw bad('evidence must be an array');
+    let detail: string;
+    let evidence: string;
+    try {
+      detail = JSON.stringify(f.detail);
+      evidence = JSON.stringify(f.evidence);
+    } catch (err) {
+      throw bad(`detail or evidence cannot be serialised as JSON (${(err as Error).message})`);
+    }
+    const finding: Finding = {
+      id: f.id,
+      detector: f.detector,
+      key: f.key,
+      severity: f.severity,
+      title: f.title,
+      state: f.state,
+      firstSeen: f.firstSeen,
+      lastSeen: f.lastSeen,
+      count: f.count,
+      detail: JSON.parse(detail) as Finding['detail'],
+      evidence: JSON.parse(evidence) as Finding['evidence'],
+      ...(f.resolvedAt !== undefined ? { resolvedAt: f.resolvedAt } : {}),
+    };
+    return { finding, detail, evidence };
+  });
+}
+
+/** Whether a finding is in a query's state ('active': open or ongoing). */
+export function stateMatches(state: FindingState, q: FindingsQuery['state']): boolean {
+  return q === undefined || q === state || (q === 'active' && state !== 'resolved');
 }
 
 /** Orders strings by code point, i.e. the byte order of their UTF-8 (SQLite's BINARY collation), not by UTF-16 unit. */

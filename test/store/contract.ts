@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import type { Finding } from '../../src/analysis/types.ts';
 import type { CompareBatch, DiffExample, EndpointDelta, NoiseMark } from '../../src/compare/types.ts';
 import { StoreError, type Store } from '../../src/store/types.ts';
 
@@ -45,6 +46,35 @@ export function batch(at: number, deltas: readonly EndpointDelta[] = [], example
   return { at, deltas, examples };
 }
 
+export function finding(over: Partial<Finding> = {}): Finding {
+  return {
+    id: 'f-1',
+    detector: 'flood',
+    key: 'source:203.0.113.7',
+    severity: 'high',
+    title: 'single-source flood from 203.0.113.7: 812 req/s (baseline 3 req/s)',
+    state: 'open',
+    firstSeen: 1_000,
+    lastSeen: 1_000,
+    count: 1,
+    detail: { rate: 812, baseline: 3, burst: true, unit: 'req/s' },
+    evidence: [
+      {
+        at: 1_000,
+        method: 'POST',
+        target: '/login?user=ada&token=[REDACTED]',
+        source: '203.0.113.7',
+        headers: ['user-agent', 'curl/8.0', 'authorization', '[REDACTED]'],
+        body: '{"user":"ada"}',
+        status: 401,
+        match: { part: 'query', name: 'user', text: 'ada' },
+      },
+      { at: 1_001, method: 'GET', target: '/', source: '203.0.113.7', headers: [], status: 200 },
+    ],
+    ...over,
+  };
+}
+
 function mark(over: Partial<NoiseMark> = {}): NoiseMark {
   return { route: 'users', endpoint: '*', field: 'header.date', at: 1_000, source: 'api', ...over };
 }
@@ -82,7 +112,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(await s.examples({ endpoint: 'GET /x' }), []);
         assert.deepEqual(await s.noiseMarks(), []);
         const size = await s.size();
-        assert.deepEqual([size.aggregates, size.examples, size.noiseMarks], [0, 0, 0]);
+        assert.deepEqual([size.aggregates, size.examples, size.noiseMarks, size.findings], [0, 0, 0, 0]);
+        assert.deepEqual(await s.findings(), []);
         assert.ok(['memory', 'sqlite', 'postgres'].includes(s.kind));
       }),
     );
@@ -372,7 +403,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await s.write(batch(900, [delta({ endpoint: 'GET /new', exchanges: 1 })], [example({ at: 900, slot: 2 }), example({ at: 950, slot: 3 })]));
         await s.write(batch(50, [delta({ endpoint: 'GET /new', exchanges: 1 })])); // firstAt goes back; lastAt stays 900
         const res = await s.prune({ now: 1_000, maxAgeMs: 100, maxExamples: Infinity });
-        assert.deepEqual(res, { examples: 2, aggregates: 1 });
+        assert.deepEqual(res, { examples: 2, aggregates: 1, findings: 0 });
         assert.deepEqual(
           (await s.aggregates()).map((r) => r.endpoint),
           ['GET /new'],
@@ -385,7 +416,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await s.write(batch(1_000, [delta({ endpoint: 'GET /old', exchanges: 1 })]));
         const old = (await s.aggregates({ endpoint: 'GET /old' }))[0]!;
         assert.deepEqual([old.exchanges, old.fields, old.firstAt], [1, {}, 1_000]);
-        assert.deepEqual(await s.prune({ now: 1_000, maxAgeMs: Infinity, maxExamples: Infinity }), { examples: 0, aggregates: 0 });
+        assert.deepEqual(await s.prune({ now: 1_000, maxAgeMs: Infinity, maxExamples: Infinity }), { examples: 0, aggregates: 0, findings: 0 });
       }),
     );
 
@@ -395,13 +426,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const ex: DiffExample[] = [];
         for (let i = 0; i < 10; i++) ex.push(example({ slot: i, at: [5, 1, 9, 3, 7, 2, 8, 4, 6, 0][i]!, trialId: `t${i}` }));
         await s.write(batch(1, [delta({ exchanges: 1 })], ex));
-        assert.deepEqual(await s.prune({ now: 10, maxAgeMs: Infinity, maxExamples: 3 }), { examples: 7, aggregates: 0 });
+        assert.deepEqual(await s.prune({ now: 10, maxAgeMs: Infinity, maxExamples: 3 }), { examples: 7, aggregates: 0, findings: 0 });
         assert.deepEqual(
           (await s.examples({ endpoint: 'GET /users/{id}' })).map((e) => e.at),
           [9, 8, 7],
         );
-        assert.deepEqual(await s.prune({ now: 10, maxAgeMs: Infinity, maxExamples: 3 }), { examples: 0, aggregates: 0 });
-        assert.deepEqual(await s.prune({ now: 10, maxAgeMs: Infinity, maxExamples: 0 }), { examples: 3, aggregates: 0 });
+        assert.deepEqual(await s.prune({ now: 10, maxAgeMs: Infinity, maxExamples: 3 }), { examples: 0, aggregates: 0, findings: 0 });
+        assert.deepEqual(await s.prune({ now: 10, maxAgeMs: Infinity, maxExamples: 0 }), { examples: 3, aggregates: 0, findings: 0 });
         assert.equal((await s.aggregates()).length, 1, 'count pruning never touches aggregates');
         await assert.rejects(s.prune({ now: 10, maxAgeMs: Number.NaN, maxExamples: 1 }), (e: unknown) => e instanceof StoreError && e.reason === 'invalid_argument');
         await assert.rejects(s.prune({ now: 10, maxAgeMs: 1, maxExamples: -1 }), StoreError);
@@ -448,6 +479,129 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const size = await s.size();
         assert.deepEqual([size.aggregates, size.examples, size.noiseMarks], [2, 3, 1]);
         if (size.bytes !== undefined) assert.ok(size.bytes > 0);
+      }),
+    );
+
+    void it(
+      'round-trips a finding exactly, and writing its id again replaces it',
+      withStore(async (s) => {
+        const f = finding();
+        await s.writeFindings([f]);
+        assert.deepEqual(await s.finding('f-1'), f);
+        assert.deepEqual(await s.findings(), [f]);
+        assert.equal(await s.finding('nope'), undefined);
+        const resolved = finding({ state: 'resolved', severity: 'critical', lastSeen: 5_000, resolvedAt: 65_000, count: 40, detail: { rate: 2 }, evidence: [] });
+        await s.writeFindings([resolved]);
+        assert.deepEqual(await s.finding('f-1'), resolved);
+        assert.deepEqual(await s.findings({ state: 'resolved' }), [resolved]);
+        assert.equal((await s.size()).findings, 1);
+        // resolvedAt absent stays absent (never null), and the returned objects are copies
+        const back = (await s.findings({ state: 'resolved' }))[0]!;
+        (back.evidence as unknown[]).length = 0;
+        assert.equal((await s.finding('f-1'))!.resolvedAt, 65_000);
+        await s.writeFindings([finding({ id: 'f-2' })]);
+        assert.ok(!('resolvedAt' in (await s.finding('f-2'))!));
+        assert.deepEqual(await s.writeFindings([]), undefined);
+      }),
+    );
+
+    void it(
+      'filters findings by state (active: open + ongoing), detector and since; newest lastSeen first, ties by id; limit 50 by default, at most 500',
+      withStore(async (s) => {
+        await s.writeFindings([
+          finding({ id: 'a', state: 'open', detector: 'flood', lastSeen: 300 }),
+          finding({ id: 'b', state: 'ongoing', detector: 'scan', lastSeen: 500 }),
+          finding({ id: 'c', state: 'resolved', detector: 'flood', lastSeen: 400, resolvedAt: 460 }),
+          finding({ id: 'e', state: 'ongoing', detector: 'flood', lastSeen: 300 }),
+          finding({ id: 'd', state: 'open', detector: 'signature', lastSeen: 300 }),
+        ]);
+        const ids = (fs: Finding[]) => fs.map((f) => f.id);
+        assert.deepEqual(ids(await s.findings()), ['b', 'c', 'a', 'd', 'e']);
+        assert.deepEqual(ids(await s.findings({ state: 'active' })), ['b', 'a', 'd', 'e']);
+        assert.deepEqual(ids(await s.findings({ state: 'open' })), ['a', 'd']);
+        assert.deepEqual(ids(await s.findings({ state: 'ongoing' })), ['b', 'e']);
+        assert.deepEqual(ids(await s.findings({ state: 'resolved' })), ['c']);
+        assert.deepEqual(ids(await s.findings({ detector: 'flood' })), ['c', 'a', 'e']);
+        assert.deepEqual(ids(await s.findings({ detector: 'flood', state: 'active' })), ['a', 'e']);
+        assert.deepEqual(ids(await s.findings({ since: 400 })), ['b', 'c']);
+        assert.deepEqual(ids(await s.findings({ since: 400, state: 'active', detector: 'scan' })), ['b']);
+        assert.deepEqual(ids(await s.findings({ limit: 2 })), ['b', 'c']);
+        assert.deepEqual(await s.findings({ limit: 0 }), []);
+        assert.deepEqual(await s.findings({ detector: 'rate_spike' }), []);
+
+        const many: Finding[] = [];
+        for (let i = 0; i < 620; i++) many.push(finding({ id: `m${String(i).padStart(3, '0')}`, lastSeen: 10_000 + i, evidence: [] }));
+        await s.writeFindings(many);
+        const def = await s.findings();
+        assert.equal(def.length, 50);
+        assert.deepEqual(ids(def.slice(0, 2)), ['m619', 'm618']);
+        assert.equal((await s.findings({ limit: 10_000 })).length, 500);
+        assert.equal((await s.size()).findings, 625);
+
+        const invalid = (e: unknown) => e instanceof StoreError && e.reason === 'invalid_argument';
+        await assert.rejects(s.findings({ state: 'closed' as never }), invalid);
+        await assert.rejects(s.findings({ since: Number.NaN }), invalid);
+      }),
+    );
+
+    void it(
+      'rejects invalid findings as a whole and writes none of them',
+      withStore(async (s) => {
+        await s.writeFindings([finding({ id: 'kept' })]);
+        const bad: [string, Finding][] = [
+          ['an unknown severity', finding({ id: 'x', severity: 'urgent' as never })],
+          ['an unknown state', finding({ id: 'x', state: 'closed' as never })],
+          ['an empty id', finding({ id: '' })],
+          ['a fractional epoch', finding({ id: 'x', lastSeen: 1.5 })],
+          ['a negative count', finding({ id: 'x', count: -1 })],
+          ['a detail that cannot be JSON', finding({ id: 'x', detail: { n: 1n as never } })],
+          ['evidence that is not a list', finding({ id: 'x', evidence: {} as never })],
+        ];
+        for (const [why, f] of bad) {
+          await assert.rejects(s.writeFindings([finding({ id: 'first', title: 'changed' }), f]), (e: unknown) => e instanceof StoreError && e.reason === 'invalid_batch', why);
+        }
+        assert.deepEqual(
+          (await s.findings({ limit: 500 })).map((f) => [f.id, f.title]),
+          [['kept', finding().title]],
+        );
+      }),
+    );
+
+    void it(
+      'prunes resolved findings by resolvedAt (else lastSeen), never open or ongoing ones',
+      withStore(async (s) => {
+        await s.writeFindings([
+          finding({ id: 'old-resolved', state: 'resolved', lastSeen: 100, resolvedAt: 160 }),
+          finding({ id: 'resolved-late', state: 'resolved', lastSeen: 100, resolvedAt: 950 }),
+          finding({ id: 'no-resolved-at', state: 'resolved', lastSeen: 200 }),
+          finding({ id: 'old-open', state: 'open', lastSeen: 100 }),
+          finding({ id: 'old-ongoing', state: 'ongoing', lastSeen: 100 }),
+        ]);
+        assert.deepEqual(await s.prune({ now: 1_000, maxAgeMs: Infinity, maxExamples: Infinity }), { examples: 0, aggregates: 0, findings: 0 });
+        assert.deepEqual(await s.prune({ now: 1_000, maxAgeMs: 100, maxExamples: 0 }), { examples: 0, aggregates: 0, findings: 2 });
+        assert.deepEqual(
+          (await s.findings()).map((f) => f.id),
+          ['old-ongoing', 'old-open', 'resolved-late'], // one lastSeen: by id
+        );
+        assert.equal((await s.size()).findings, 3);
+      }),
+    );
+
+    void it(
+      'applies findings writes in call order, and rejects them once closed',
+      withStore(async (s) => {
+        const writes: Promise<void>[] = [];
+        for (let i = 1; i <= 30; i++) writes.push(s.writeFindings([finding({ count: i, lastSeen: 1_000 + i, state: i === 1 ? 'open' : 'ongoing' })]));
+        await Promise.all(writes);
+        const f = (await s.finding('f-1'))!;
+        assert.deepEqual([f.count, f.lastSeen, f.state], [30, 1_030, 'ongoing']);
+        const pending = s.writeFindings([finding({ id: 'late' })]);
+        await s.close();
+        await pending;
+        const closed = (e: unknown) => e instanceof StoreError && e.reason === 'closed';
+        await assert.rejects(s.writeFindings([finding()]), closed);
+        await assert.rejects(s.findings(), closed);
+        await assert.rejects(s.finding('f-1'), closed);
       }),
     );
 

@@ -1,0 +1,94 @@
+// The analysis side of the proxy hooks: for every request of an analysed route, keep what the detectors need
+// (method, path, query, source, a few headers, a bounded prefix of the body) and, once the primary answered,
+// hand one RequestEvent to the sink. Nothing here waits or grows: the body prefix is capped per request.
+import type { Exchange } from '../core/exchange.ts';
+import type { ProxyHooks, RequestInfo, RequestObserver } from '../core/hooks.ts';
+import { createEndpointNamer, type EndpointNamer } from '../compare/endpoint.ts';
+import type { RequestEvent } from './types.ts';
+
+/** Request headers analysis looks at (lower-case). Secret ones are matched, never stored (evidence.ts). */
+export const ANALYSED_HEADERS: ReadonlySet<string> = new Set(['user-agent', 'referer', 'content-type', 'origin', 'x-forwarded-for', 'cookie', 'authorization', 'x-api-version', 'accept']);
+
+export interface AnalysisRouteSettings {
+  readonly route: string;
+  readonly endpoints: readonly string[];
+  readonly maxEndpoints: number;
+}
+
+export interface AnalysisHooksOptions {
+  readonly routes: readonly AnalysisRouteSettings[];
+  /** request body bytes kept for signatures */
+  readonly bodyBytes: number;
+  readonly sink: (e: RequestEvent) => void;
+}
+
+export class AnalysisHooks implements ProxyHooks {
+  #routes = new Map<string, { settings: AnalysisRouteSettings; namer: EndpointNamer; key: string }>();
+  #bodyBytes: number;
+  readonly #sink: (e: RequestEvent) => void;
+
+  constructor(opts: AnalysisHooksOptions) {
+    this.#sink = opts.sink;
+    this.#bodyBytes = opts.bodyBytes;
+    this.apply(opts.routes, opts.bodyBytes);
+  }
+
+  /** New settings (a reload): unchanged routes keep their endpoint namers. */
+  apply(routes: readonly AnalysisRouteSettings[], bodyBytes: number): void {
+    const next = new Map<string, { settings: AnalysisRouteSettings; namer: EndpointNamer; key: string }>();
+    for (const r of routes) {
+      const key = JSON.stringify([r.endpoints, r.maxEndpoints]);
+      const old = this.#routes.get(r.route);
+      next.set(r.route, { settings: r, key, namer: old && old.key === key ? old.namer : createEndpointNamer({ templates: r.endpoints, maxEndpoints: r.maxEndpoints }) });
+    }
+    this.#routes = next;
+    this.#bodyBytes = bodyBytes;
+  }
+
+  observe(info: RequestInfo): RequestObserver | undefined {
+    const route = this.#routes.get(info.route);
+    if (!route) return undefined;
+    const cap = this.#bodyBytes;
+    let chunks: Buffer[] | undefined;
+    let kept = 0;
+    let bodyBytes = 0;
+    const sink = this.#sink;
+    return {
+      wantsPrimaryBody: false,
+      data(chunk) {
+        bodyBytes += chunk.length;
+        if (kept >= cap) return;
+        const part = kept + chunk.length <= cap ? chunk : chunk.subarray(0, cap - kept);
+        (chunks ??= []).push(part);
+        kept += part.length;
+      },
+      end() {},
+      abort() {},
+      primaryDone(exchange: Exchange) {
+        const q = info.path.indexOf('?');
+        const headers: string[] = [];
+        for (let i = 0; i + 1 < info.headers.length; i += 2) {
+          const lower = info.headers[i]!.toLowerCase();
+          if (ANALYSED_HEADERS.has(lower)) headers.push(lower, info.headers[i + 1]!);
+        }
+        const body = chunks ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : undefined;
+        sink({
+          at: info.at,
+          route: info.route,
+          endpoint: route.namer.name(info.method, info.path),
+          method: info.method,
+          path: q < 0 ? info.path : info.path.slice(0, q),
+          query: q < 0 ? '' : info.path.slice(q + 1),
+          source: info.source,
+          headers,
+          ...(body ? { body } : {}),
+          bodyBytes,
+          upstream: exchange.upstream,
+          status: exchange.error ? 0 : (exchange.status ?? 0),
+          ...(exchange.error ? { error: exchange.error } : {}),
+          latencyMs: exchange.timings.totalMs,
+        });
+      },
+    };
+  }
+}
