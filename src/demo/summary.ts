@@ -158,6 +158,16 @@ function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
  * its p50 would show it first. The p99 must stay under the timeout, unless the primary's own p99 explains
  * the tail (then the whole process stalled, primary included, which is not waiting on the mirror).
  */
+/**
+ * How far above the primary's own latency the client's may be without having waited on a copy: a quarter of the
+ * mirror timeout, plus what the process itself stalled (a busy machine delays the client's answers by that much
+ * whatever the mirror does), but never more than three quarters of the timeout — a client waiting on a copy
+ * would wait the whole timeout on every request.
+ */
+export function stallSlack(timeoutMs: number, eventLoopMaxMs: number | undefined): number {
+  return Math.min(timeoutMs / 4 + Math.max(0, eventLoopMaxMs ?? 0), (timeoutMs * 3) / 4);
+}
+
 export function clientDidNotWait(p: PhaseReport, timeoutMs: number): { ok: boolean; why: string } {
   const { p50, p99 } = p.client.latencyMs;
   const primaryP99 = p.latencyMs.primary.p99;
@@ -166,11 +176,12 @@ export function clientDidNotWait(p: PhaseReport, timeoutMs: number): { ok: boole
   // A loaded machine slows the whole process, primary included: what the client saw beyond the primary's own
   // median is what it could have waited on a copy.
   const primaryP50 = p.latencyMs.primary.p50 ?? 0;
-  const median = p50 < timeoutMs / 4 || p50 - primaryP50 < timeoutMs / 4;
+  const slack = stallSlack(timeoutMs, p.eventLoopMaxMs);
+  const median = p50 < timeoutMs / 4 || p50 - primaryP50 < slack;
   const tail = p99 < timeoutMs;
-  const stall = !tail && p99 - primaryP99 < timeoutMs / 4;
+  const stall = !tail && p99 - primaryP99 < slack;
   const why =
-    `p50 ${ms(p50)} (limit ${timeoutMs / 4}ms, or that much above the primary's own p50 ${ms(primaryP50)}), p99 ${ms(p99)} (limit ${timeoutMs}ms, the mirror timeout)` +
+    `p50 ${ms(p50)} (limit ${timeoutMs / 4}ms, or ${slack.toFixed(0)}ms above the primary's own p50 ${ms(primaryP50)}), p99 ${ms(p99)} (limit ${timeoutMs}ms, the mirror timeout)` +
     (stall ? `; the tail is the process stalling, not the mirror: the primary's own p99 was ${ms(primaryP99)}, event loop delay up to ${p.eventLoopMaxMs}ms` : '');
   return { ok: median && (tail || stall), why };
 }
