@@ -14,6 +14,12 @@ const forbidden = {
   // store keeps compare's and analysis' shapes (their types.ts) and nothing else of theirs
   store: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app'],
   analysis: ['config', 'upstream', 'proxy', 'mirror', 'admin', 'cli', 'app'],
+  // capture turns trials into redacted HAR lines and files; it reads config types, never the data plane
+  capture: ['upstream', 'proxy', 'mirror', 'admin', 'cli', 'app', 'replay', 'collector'],
+  // replay reads captures, sends them with its own client and compares with compare's differ
+  replay: ['proxy', 'mirror', 'admin', 'cli', 'app', 'collector'],
+  // collector receives copies a mesh mirrored and fans them out like mirror copies
+  collector: ['admin', 'cli', 'app', 'replay', 'capture'],
 };
 
 const boundaryBlocks = Object.entries(forbidden).map(([folder, deny]) => ({
