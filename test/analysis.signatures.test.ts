@@ -778,3 +778,36 @@ void describe('built-in rules', () => {
     for (const r of BUILTIN_RULES) assert.ok(doc.includes(`\`${r.id}\``), `docs/signatures.md lacks ${r.id}`);
   });
 });
+
+void describe('signatures: clean-part memory', () => {
+  const ids = (hits: readonly Hit[]): string[] => hits.map((h) => `${h.part}:${h.rule.id}`).sort();
+
+  void it('finds the same attack on every repetition, and a clean part seen before stays checked in a new combination', () => {
+    const sig = compileSignatures();
+    const attack = event('GET', `/items?id=${encodeURIComponent("1' OR '1'='1")}`);
+    const first = ids(sig.match(attack));
+    assert.ok(first.some((h) => h.startsWith('query:sqli-')), first.join());
+    for (let i = 0; i < 5; i++) assert.deepEqual(ids(sig.match(attack)), first);
+    // clean parts are remembered; the attack in the query is still found with a path and headers already seen clean
+    const benign = event('GET', '/items?id=42', ['user-agent', 'Mozilla/5.0']);
+    assert.deepEqual(sig.match(benign), []);
+    assert.deepEqual(sig.match(benign), []);
+    const mixed = event('GET', `/items?id=${encodeURIComponent("1' OR '1'='1")}`, ['user-agent', 'Mozilla/5.0']);
+    assert.deepEqual(ids(sig.match(mixed)), first);
+  });
+
+  void it('never remembers a part as clean when a rule was skipped because an earlier part hit it', () => {
+    const sig = compileSignatures();
+    // the path hits traversal-sensitive-file first; the query's only match (the same rule) is skipped as done
+    const both = ids(sig.match(event('GET', '/static/..%2f..%2fetc%2fpasswd?file=/etc/passwd')));
+    assert.ok(both.includes('path:traversal-sensitive-file') && !both.some((h) => h.startsWith('query:')), both.join());
+    // the same query under a clean path must still be found in the query
+    assert.deepEqual(ids(sig.match(event('GET', '/static/a.css?file=/etc/passwd'))), ['query:traversal-sensitive-file']);
+  });
+
+  void it('stays bounded and correct past its capacity', () => {
+    const sig = compileSignatures();
+    for (let i = 0; i < 10_000; i++) assert.deepEqual(sig.match(event('GET', `/p/${i}?q=${i}`, ['user-agent', `agent-${i}`])), []);
+    assert.ok(sig.match(event('GET', '/p/1?q=<script>alert(1)</script>')).length > 0);
+  });
+});

@@ -9,6 +9,20 @@ import type { RequestEvent } from './types.ts';
 /** Request headers analysis looks at (lower-case). Secret ones are matched, never stored (evidence.ts). */
 export const ANALYSED_HEADERS: ReadonlySet<string> = new Set(['user-agent', 'referer', 'content-type', 'origin', 'x-forwarded-for', 'cookie', 'authorization', 'x-api-version', 'accept']);
 
+/** Header names as clients spell them → the analysed lower-case name, or null: names repeat, lower-casing each costs. */
+const seenNames = new Map<string, string | null>();
+const SEEN_NAMES_MAX = 512;
+
+function analysedName(raw: string): string | undefined {
+  const known = seenNames.get(raw);
+  if (known !== undefined) return known ?? undefined;
+  const lower = raw.toLowerCase();
+  const name = ANALYSED_HEADERS.has(lower) ? lower : null;
+  if (seenNames.size >= SEEN_NAMES_MAX) seenNames.clear();
+  seenNames.set(raw, name);
+  return name ?? undefined;
+}
+
 export interface AnalysisRouteSettings {
   readonly route: string;
   readonly endpoints: readonly string[];
@@ -68,8 +82,8 @@ export class AnalysisHooks implements ProxyHooks {
         const q = info.path.indexOf('?');
         const headers: string[] = [];
         for (let i = 0; i + 1 < info.headers.length; i += 2) {
-          const lower = info.headers[i]!.toLowerCase();
-          if (ANALYSED_HEADERS.has(lower)) headers.push(lower, info.headers[i + 1]!);
+          const lower = analysedName(info.headers[i]!);
+          if (lower !== undefined) headers.push(lower, info.headers[i + 1]!);
         }
         const body = chunks ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : undefined;
         sink({

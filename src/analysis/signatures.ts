@@ -474,6 +474,21 @@ function compileUserRule(u: UserRule, i: number, taken: ReadonlySet<string>): { 
   };
 }
 
+/** A bounded set of texts found clean; past its bound it starts over (forgetting costs only time). */
+class CleanSet {
+  static readonly MAX_ENTRIES = 4096;
+  static readonly MAX_TEXT = 512;
+  #set = new Set<string>();
+  has(text: string): boolean {
+    return this.#set.has(text);
+  }
+  add(text: string): void {
+    if (text.length > CleanSet.MAX_TEXT) return;
+    if (this.#set.size >= CleanSet.MAX_ENTRIES) this.#set.clear();
+    this.#set.add(text);
+  }
+}
+
 /** Compiles the built-in rules (minus `disable`) and the config's rules; throws SignatureRuleError for a bad one. */
 export function compileSignatures(opts: SignatureOptions = {}): Signatures {
   const max = opts.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
@@ -550,29 +565,43 @@ export function compileSignatures(opts: SignatureOptions = {}): Signatures {
     return x.passes(g) && x.candidates(g, NONE_DONE).length > 0;
   };
 
+  // Parts already found clean: traffic repeats its paths, queries and user agents, and a clean part stays clean
+  // (the rules are fixed for this compiled set). A part is remembered only when it was inspected whole (budget
+  // left) with every rule live (no hit yet in this request, so none was skipped as done): no input can hide a hit.
+  const cleanPaths = new CleanSet();
+  const cleanQueries = new CleanSet();
+  const cleanHeaders = new CleanSet();
+
   const match = (e: RequestEvent): Hit[] => {
     const st: State = { hits: [], done: new Uint8Array(compiled.length), budget: BUDGET_PARTS * max };
     if (method.rules.length > 0 && !(method.onlyBuiltinMethods && COMMON_METHODS.has(e.method.toUpperCase()))) {
       inspect({ part: 'method', text: e.method.slice(0, 64).toLowerCase() }, method, st);
     }
-    if (path.rules.length > 0 && e.path !== '') {
-      inspect({ part: 'path', text: normalize(e.path, { url: true, plus: false, max }) }, path, st);
+    if (path.rules.length > 0 && e.path !== '' && !cleanPaths.has(e.path)) {
+            inspect({ part: 'path', text: normalize(e.path, { url: true, plus: false, max }) }, path, st);
+      if (st.hits.length === 0 && st.budget > 0) cleanPaths.add(e.path);
     }
-    if (e.query !== '') {
-      if (query.rules.length > 0 && mayMatch(query, wholeText(e.query, max))) {
+    if (e.query !== '' && !cleanQueries.has(e.query)) {
+            if (query.rules.length > 0 && mayMatch(query, wholeText(e.query, max))) {
         const list = new SegmentList();
         pairSegments(e.query, 'query', max, list);
         for (const seg of list.items) inspect(seg, query, st);
       }
       if (userQuery.rules.length > 0) inspect({ part: 'query', text: normalize(e.query, { url: true, plus: true, max }) }, userQuery, st);
+      if (st.hits.length === 0 && st.budget > 0) cleanQueries.add(e.query);
     }
     let contentType: string | undefined;
     for (let i = 0; i + 1 < e.headers.length; i += 2) {
       const name = e.headers[i]!.toLowerCase();
       const value = e.headers[i + 1]!;
       if (name === 'content-type') contentType = value;
+      if (value === '') continue;
       const g = headerGroup(name);
-      if (g.rules.length > 0 && value !== '') inspect({ part: 'header', name, text: normalize(value, { url: true, plus: false, max }) }, g, st);
+      if (g.rules.length === 0) continue;
+      const key = `${name}:${value}`;
+      if (cleanHeaders.has(key)) continue;
+            inspect({ part: 'header', name, text: normalize(value, { url: true, plus: false, max }) }, g, st);
+      if (st.hits.length === 0 && st.budget > 0) cleanHeaders.add(key);
     }
     if ((body.rules.length > 0 || userBody.rules.length > 0) && e.body !== undefined && e.body.length > 0) {
       const b = bodyAsText(e.body, contentType, max);

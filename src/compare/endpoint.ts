@@ -50,6 +50,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX = /^[0-9a-f]{8,}$/i;
 const OPAQUE = /^[A-Za-z0-9_\-.~=+%]{20,}$/;
 const DIGIT = /\d/;
+/** paths (per method) whose names are remembered */
+const NAME_CACHE = 4096;
+/** distinct method strings with a cache of their own (odd methods beyond it are named every time) */
+const MAX_CACHED_METHODS = 16;
 const LETTER = /[A-Za-z]/;
 
 /**
@@ -142,26 +146,55 @@ export function createEndpointNamer(opts: EndpointNamerOptions = {}): EndpointNa
   const auto = new Set<string>();
   const templated = new Set<string>();
 
+  // Names of paths seen lately, per method: traffic repeats its paths, and naming is on analysis' per-request path.
+  // Bounded: past NAME_CACHE entries it starts over (a name never changes, so forgetting costs only time).
+  const cache = new Map<string, Map<string, string>>();
+  let cached = 0;
+
   return {
     name(method, pathWithQuery) {
-      const m = cleanMethod(method);
-      const path = pathOnly(pathWithQuery);
-      if (path === '*') return remember(`${m} *`);
-      const segs = path.slice(1).split('/');
-      for (const tpl of templates) {
-        if (!matches(tpl, m, segs)) continue;
-        const name = tpl.method !== undefined ? `${tpl.method} ${tpl.path}` : `${m} ${tpl.path}`;
-        templated.add(name);
-        return name;
+      if (typeof method !== 'string' || typeof pathWithQuery !== 'string') return compute(method, pathWithQuery);
+      let cut = pathWithQuery.indexOf('?');
+      const hash = pathWithQuery.indexOf('#');
+      if (hash >= 0 && (cut < 0 || hash < cut)) cut = hash;
+      const key = cut < 0 ? pathWithQuery : pathWithQuery.slice(0, cut);
+      let byMethod = cache.get(method);
+      const hit = byMethod?.get(key);
+      if (hit !== undefined) return hit;
+      const name = compute(method, pathWithQuery);
+      if (cached >= NAME_CACHE) {
+        cache.clear();
+        cached = 0;
+        byMethod = undefined;
       }
-      const shown = segs.slice(0, MAX_SEGMENTS).map((s) => (isIdSegment(s) ? ID_SEGMENT : s));
-      if (segs.length > MAX_SEGMENTS) shown.push('…');
-      return remember(`${m} /${shown.join('/')}`);
+      if (byMethod === undefined) {
+        if (cache.size >= MAX_CACHED_METHODS) return name;
+        cache.set(method, (byMethod = new Map<string, string>()));
+      }
+      byMethod.set(key, name);
+      cached++;
+      return name;
     },
     size() {
       return auto.size + templated.size;
     },
   };
+
+  function compute(method: string, pathWithQuery: string): string {
+    const m = cleanMethod(method);
+    const path = pathOnly(pathWithQuery);
+    if (path === '*') return remember(`${m} *`);
+    const segs = path.slice(1).split('/');
+    for (const tpl of templates) {
+      if (!matches(tpl, m, segs)) continue;
+      const name = tpl.method !== undefined ? `${tpl.method} ${tpl.path}` : `${m} ${tpl.path}`;
+      templated.add(name);
+      return name;
+    }
+    const shown = segs.slice(0, MAX_SEGMENTS).map((s) => (isIdSegment(s) ? ID_SEGMENT : s));
+    if (segs.length > MAX_SEGMENTS) shown.push('…');
+    return remember(`${m} /${shown.join('/')}`);
+  }
 
   function remember(name: string): string {
     if (auto.has(name)) return name;
