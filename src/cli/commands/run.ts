@@ -1,10 +1,19 @@
 // `tapwire run -c FILE`: the proxy. Refuses to listen on a bad config; SIGHUP or a changed file reloads;
 // SIGTERM drains and exits 0.
+import cluster from 'node:cluster';
 import { watchFile, unwatchFile } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { buildApp } from '../../app.ts';
 import { formatIssues, loadConfigFile } from '../../config/load.ts';
 import { createLogger } from '../../core/log.ts';
+import { runPrimary } from '../../cluster/primary.ts';
+import { runWorker } from '../../cluster/worker.ts';
+
+/** --workers: 1 (one process, the default) to 64. */
+function parseWorkers(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 64) throw new InvalidArgumentError('must be a whole number from 1 to 64');
+  return Number(value);
+}
 
 export function registerRun(program: Command): void {
   program
@@ -12,8 +21,12 @@ export function registerRun(program: Command): void {
     .description('run the mirroring proxy')
     .requiredOption('-c, --config <file>', 'configuration file (YAML)')
     .option('--no-watch', 'do not reload when the configuration file changes (SIGHUP still reloads)')
-    .action(async (opts: { config: string; watch: boolean }) => {
-      await run(opts.config, opts.watch);
+    .option('--workers <n>', 'processes sharing the data port (node:cluster), one admin API summing their metrics', parseWorkers, 1)
+    .action(async (opts: { config: string; watch: boolean; workers: number }) => {
+      // A forked worker runs this same command line (node:cluster re-executes the entry point).
+      if (cluster.isWorker) await runWorker(opts.config);
+      else if (opts.workers > 1) await runPrimary(opts.config, opts.watch, opts.workers);
+      else await run(opts.config, opts.watch);
     });
 }
 
