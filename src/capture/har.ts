@@ -23,6 +23,8 @@ export interface HarPostData {
   readonly params?: readonly HarNameValue[];
   /** the body was cut at maxBodyBytes; `bodySize` on the request still holds the full length */
   readonly _truncated?: boolean;
+  /** set when the text was not written, with the reason (JSON that does not parse cannot be redacted) */
+  readonly _withheld?: string;
 }
 
 export interface HarRequest {
@@ -47,6 +49,8 @@ export interface HarContent {
   readonly text?: string;
   readonly encoding?: 'base64';
   readonly _truncated?: boolean;
+  /** set when the text was not written, with the reason (see HarPostData._withheld) */
+  readonly _withheld?: string;
 }
 
 export interface HarResponse {
