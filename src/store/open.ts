@@ -1,6 +1,6 @@
 // Opens a Store from its one-string spec: `memory`, `sqlite:PATH` (relative to baseDir), `sqlite::memory:`.
-// `postgres://…` is recognised and refused clearly until that store exists. SQLite's native module is
-// loaded only when a SQLite store is asked for, so a memory store works even where it failed to build.
+// `postgres://…` (src/store/postgres.ts). SQLite's native module and pg are loaded only when their store is
+// asked for, so a memory store works even where better-sqlite3 failed to build.
 import { isAbsolute, resolve } from 'node:path';
 import { createMemoryStore } from './memory.ts';
 import { StoreError, type OpenStoreOptions, type Store } from './types.ts';
@@ -35,8 +35,11 @@ export async function openStore(spec: string, opts: OpenStoreOptions = {}): Prom
   switch (parsed.kind) {
     case 'memory':
       return createMemoryStore({ maxExamples: opts.memoryMaxExamples, sliceMs: opts.sliceMs });
-    case 'postgres':
-      throw new StoreError('unsupported', `PostgreSQL stores are not supported yet (${redactUrl(parsed.url)}): use ${FORMS}`);
+    case 'postgres': {
+      // loaded only when asked for, like SQLite's native module
+      const mod = await import('./postgres.ts');
+      return mod.openPostgresStore(parsed.url, { sliceMs: opts.sliceMs });
+    }
     case 'sqlite': {
       let mod: typeof import('./sqlite.ts');
       try {
