@@ -1,5 +1,6 @@
 // Capture units: redaction (HMAC hashes, headers, cookies, query, JSON paths), trial → HAR entry, the writer's
-// rotation, gzip and queue bound, and the reader's tolerance of torn and malformed lines.
+// rotation, gzip and queue bound, the frames trials cross to the capture worker in, a crashed worker, and the reader's
+// tolerance of torn and malformed lines.
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createHmac } from 'node:crypto';
 import { trialToEntry } from '../src/capture/entry.ts';
+import { decodeBatch, FrameBatch } from '../src/capture/frame.ts';
 import type { HarEntry } from '../src/capture/har.ts';
 import { captureFileName, captureSortKey } from '../src/capture/names.ts';
 import { emptyReadStats, readCapture } from '../src/capture/read.ts';
@@ -88,6 +90,9 @@ test('JSON: configured paths (with [*] and ..) and secret-looking keys are hashe
   const plain = new Redactor(KEY, NONE);
   assert.equal(plain.jsonText('{"a": [1, 2'), '{"a": [1, 2');
   assert.equal(plain.jsonText('{"a": 1, "session'), undefined);
+  // redaction rewrites the parsed document in place: an own __proto__ key stays a key, the prototype is untouched
+  assert.equal(plain.jsonText('{"__proto__": {"password": "x"}, "b": 1}'), `{"__proto__":{"password":"${plain.hash('x')}"},"b":1}`);
+  assert.equal(({} as Record<string, unknown>).password, undefined);
 });
 
 test('trial → HAR entry: URL from Host and X-Forwarded-Proto, binary as base64, JSON cut short withheld, mirrors as vendor data', () => {
@@ -225,4 +230,58 @@ test('reader: torn last line counted, malformed lines skipped, newer versions re
   appendFileSync(f3, `\n${line(9, 2)}\n`);
   await assert.rejects(readAll(f3), (e: unknown) => e instanceof TapwireError && e.code === 'TW_ERR_CAPTURE' && /version 2/.test(e.message));
   await assert.rejects(readAll(join(dir, 'nothing-here')), (e: unknown) => e instanceof TapwireError && e.code === 'TW_ERR_CAPTURE');
+});
+
+test('frames: a trial comes back from a batch as it was encoded (bodies, mirrors, missing fields, non-ASCII); a large frame gets its own buffer', () => {
+  const taken: { buffer: ArrayBuffer; bytes: number; count: number }[] = [];
+  const batch = new FrameBatch((min) => new ArrayBuffer(Math.max(min, 4096)));
+  const full = (): void => {
+    const b = batch.take();
+    if (b) taken.push(b);
+  };
+  const a = trial(1, {
+    request: { method: 'POST', path: '/p/é?x=ü', headers: ['Host', 'h', 'X-Name', 'zoë 😀'], body: Buffer.from([0, 1, 2, 255]), bodyBytes: 9 },
+    mirrors: [
+      { role: 'secondary', upstream: 'v2', status: 201, headers: ['a', 'b'], body: Buffer.from('{"x":1}'), bodyBytes: 7, truncated: true, timings: { startMs: 1.5, headersMs: 2.25, totalMs: 3 }, outcome: 'delivered' },
+      { role: 'mirror', upstream: 'v3', bodyBytes: 0, truncated: false, timings: { startMs: 0, totalMs: 5000 }, outcome: 'timeout', error: 'timeout' },
+    ],
+  });
+  const b = trial(2, { primary: { role: 'primary', upstream: 'v1', bodyBytes: 0, truncated: false, timings: { startMs: 0, totalMs: 1 }, error: 'TW_ERR_UPSTREAM_CONNECT' } });
+  const big = trial(3, { request: { method: 'PUT', path: '/big', headers: [], body: Buffer.alloc(10_000, 7), bodyBytes: 10_000 } });
+  batch.append(a, 111, full);
+  batch.append(b, 222, full);
+  batch.append(big, 333, full);
+  full();
+  assert.equal(taken.length, 2);
+  assert.deepEqual(
+    taken.map((t) => t.count),
+    [2, 1],
+  );
+  const decoded = taken.flatMap((t) => [...decodeBatch(t.buffer, t.bytes)]);
+  assert.deepEqual(
+    decoded.map((d) => d.maxBodyBytes),
+    [111, 222, 333],
+  );
+  // Buffers compare by content; the decoded trial has exactly the encoded one's fields.
+  assert.deepEqual(decoded.map((d) => d.trial), [a, b, big]);
+});
+
+test('a crashed worker: what it held is counted as dropped_write_error, a warning is logged, a new worker writes on', async (t) => {
+  const dir = tmp(t);
+  const warnings: string[] = [];
+  const w = new CaptureWriter({ settings: settings(`${dir}/`), key: KEY, maxBodyBytes: () => 1024, onWarn: (m) => warnings.push(m) });
+  await w.flush();
+  for (let i = 0; i < 20; i++) w.offer(trial(i));
+  await w.crashWorkerForTests();
+  const s = w.stats().routes.r!;
+  assert.equal(s.written + s.dropped_write_error + w.depth, 20, JSON.stringify(s));
+  assert.equal(w.depth, 0);
+  assert.equal(warnings.filter((m) => /capture worker exited/.test(m)).length, 1);
+  for (let i = 20; i < 30; i++) w.offer(trial(i));
+  await w.close();
+  const after = w.stats().routes.r!;
+  assert.equal(after.written - s.written, 10);
+  const ids = (await readAll(dir)).entries.map((e) => e._tapwire!.id);
+  assert.equal(ids.length, after.written);
+  assert.deepEqual(ids.slice(-10), Array.from({ length: 10 }, (_, i) => `t${i + 20}`));
 });

@@ -124,33 +124,42 @@ export class Redactor {
     return this.hash(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null');
   }
 
+  // The walks below change the document in place: it was parsed here and is no one else's, and copying every object
+  // (most of a document holds no secret) cost several times the parse. An own `__proto__` key that JSON.parse
+  // created is an own data property, so assigning to it sets that property, never the prototype.
+
   /** Values under secret-looking keys, at any depth (depth-bounded: JSON.parse already bounded the size). */
   #secretKeys(v: unknown, state: { changed: boolean }, depth: number): unknown {
     if (v === null || typeof v !== 'object' || depth > 256) return v;
-    if (Array.isArray(v)) return v.map((e: unknown) => this.#secretKeys(e, state, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-      const nv = SECRET_NAME_PATTERN.test(k) && val !== null ? this.#leaf(val, state) : this.#secretKeys(val, state, depth + 1);
-      Object.defineProperty(out, k, { value: nv, enumerable: true, writable: true, configurable: true });
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = this.#secretKeys(v[i], state, depth + 1);
+      return v;
     }
-    return out;
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const val = o[k];
+      if (SECRET_NAME_PATTERN.test(k) && val !== null) o[k] = this.#leaf(val, state);
+      else if (val !== null && typeof val === 'object') o[k] = this.#secretKeys(val, state, depth + 1);
+    }
+    return o;
   }
 
   /** One configured path from step i (arrays are transparent, as in compare's example redaction). */
   #apply(v: unknown, path: Path, i: number, state: { changed: boolean }, depth: number): unknown {
     if (i >= path.length) return this.#leaf(v, state);
     if (depth > 256) return v;
-    if (Array.isArray(v)) return v.map((e: unknown) => this.#apply(e, path, i, state, depth + 1));
+    if (Array.isArray(v)) {
+      for (let j = 0; j < v.length; j++) v[j] = this.#apply(v[j], path, i, state, depth + 1);
+      return v;
+    }
     if (v === null || typeof v !== 'object') return v;
     const step = path[i]!;
-    const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-      let nv = val;
-      if (step.kind === 'any' || (step.kind === 'name' && k === step.name)) nv = this.#apply(val, path, i + 1, state, depth + 1);
-      else if (step.kind === 'deep') nv = k === step.name ? this.#apply(val, path, i + 1, state, depth + 1) : this.#apply(val, path, i, state, depth + 1);
-      Object.defineProperty(out, k, { value: nv, enumerable: true, writable: true, configurable: true });
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (step.kind === 'any' || (step.kind === 'name' && k === step.name)) o[k] = this.#apply(o[k], path, i + 1, state, depth + 1);
+      else if (step.kind === 'deep') o[k] = k === step.name ? this.#apply(o[k], path, i + 1, state, depth + 1) : this.#apply(o[k], path, i, state, depth + 1);
     }
-    return out;
+    return o;
   }
 }
 

@@ -1,17 +1,17 @@
-// The capture writer: trials → redacted HAR lines → a bounded queue → batched appends to rotating files. It runs
-// after the client was answered (the Tap's `capture` event) and never blocks it: a trial past the queue bound is
-// dropped and counted, lines are built in slices of a few ms, and one write at a time goes to the file. Each line
-// reaches the file within flushInterval; what reached it survives kill -9 (gzip: every batch ends in a sync flush).
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
-import { basename, dirname, join } from 'node:path';
-import { createGzip, constants as zc, type Gzip } from 'node:zlib';
+// The capture writer, main thread's half: trials are encoded into compact frames (./frame.ts) appended to a batch
+// buffer, which is transferred (zero copy) to the capture worker thread (./worker.ts) every few ms or once it holds
+// BATCH_BYTES. The worker builds the redacted HAR lines and writes the rotating files (./sink.ts), and reports back
+// what it wrote. It runs after the client was answered (the Tap's `capture` event) and never blocks it: past the
+// bound on trials (capture.queue) or bytes in flight to the worker a trial is dropped and counted. Each line reaches
+// the file within flushInterval (plus BATCH_MS); what reached it survives kill -9 (gzip: every batch ends in a sync
+// flush). A worker that dies is restarted; the trials it held are counted as dropped_write_error.
+import { Worker } from 'node:worker_threads';
 import type { ResolvedCapture } from '../config/types.ts';
 import { TapwireError } from '../core/errors.ts';
 import type { Trial } from '../core/exchange.ts';
-import { trialToEntry } from './entry.ts';
-import { captureFileName, DEFAULT_PREFIX } from './names.ts';
-import { Redactor } from './redact.ts';
+import { FrameBatch } from './frame.ts';
+import { BATCH_BYTES } from './sink.ts';
+import type { FromWorker, ToWorker, WorkerError, WorkerInit } from './worker.ts';
 
 export const CAPTURE_RESULTS = ['written', 'dropped_queue_full', 'dropped_write_error', 'sampled_out'] as const;
 export type CaptureResult = (typeof CAPTURE_RESULTS)[number];
@@ -36,74 +36,157 @@ export interface CaptureWriterOptions {
   /** the HMAC key (config or a random per-process key chosen by the caller) */
   readonly key: string | Buffer;
   readonly onWarn?: (message: string, err?: unknown) => void;
-  /** wall clock, for file names and age rotation (tests) */
+  /** wall clock, for file names and age rotation (tests): the worker uses the time each message carries */
   readonly now?: () => number;
 }
 
-/** A batch is written once it holds this many bytes, or at flushInterval. */
-const BATCH_BYTES = 256 * 1024;
-/** Lines are built for at most this long before the event loop gets a turn. */
-const SLICE_MS = 2;
-/** Attempts at a free file name (a restart within the same second finds the earlier files). */
-const NAME_ATTEMPTS = 1000;
+/** A batch goes to the worker at the latest this long after its first trial. */
+const BATCH_MS = 5;
+/** Batch buffers: this size is pooled (the worker hands each buffer back); a larger frame gets its own. */
+const BUFFER_BYTES = BATCH_BYTES + 64 * 1024;
+const SPARE_BUFFERS = 4;
+/** Encoded bytes in flight to the worker (batches not yet turned into lines), on top of capture.queue trials. */
+export const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/** A worker that dies sooner than this after the previous death is restarted after this delay. */
+const RESTART_MS = 1000;
 
-interface OpenFile {
-  readonly path: string;
-  readonly fh: FileHandle;
-  readonly openedAt: number;
-  bytes: number;
-  readonly gzip?: { readonly z: Gzip; out: Buffer[] };
+function startWorker(init: WorkerInit): Worker {
+  if (import.meta.url.endsWith('.ts')) {
+    // Running from source (tsx): a worker does not inherit the TypeScript loader, so it registers it first (as compare's).
+    const loader = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./worker.ts', import.meta.url).href;
+    const boot = `import(${JSON.stringify(loader)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    return new Worker(boot, { eval: true, workerData: init });
+  }
+  return new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+}
+
+function errorFrom(e: WorkerError | undefined): Error | undefined {
+  if (!e) return undefined;
+  const err = new Error(e.message) as Error & { code?: string };
+  if (e.stack) err.stack = e.stack;
+  if (e.code) err.code = e.code;
+  return err;
+}
+
+function add(m: Map<string, number>, route: string, n: number): void {
+  m.set(route, (m.get(route) ?? 0) + n);
 }
 
 export class CaptureWriter {
   #settings: ResolvedCapture;
   readonly #maxBodyBytes: (route: string) => number;
-  #redactor: Redactor;
   readonly #key: string | Buffer;
   readonly #onWarn: (message: string, err?: unknown) => void;
   readonly #now: () => number;
-  /** trials not yet turned into lines */
-  #queue: Trial[] = [];
-  /** lines built, not yet written, and the route of each */
-  #lines: string[] = [];
-  #lineRoutes: string[] = [];
-  #lineBytes = 0;
+  readonly #mainClock: boolean;
+  readonly #batch: FrameBatch;
+  readonly #spare: ArrayBuffer[] = [];
+  /** trials in the batch being filled, per route */
+  #pendingRoutes = new Map<string, number>();
+  /** trials sent to the worker and not reported written or failed, per route, and in all */
+  readonly #postedRoutes = new Map<string, number>();
+  #posted = 0;
+  /** encoded bytes not yet handed back by the worker (the batch being filled included) */
+  #inflightBytes = 0;
   readonly #counts = new Map<string, Record<CaptureResult, number>>();
   #bytes = 0;
   #files = 0;
-  #seq = 0;
-  #file: OpenFile | undefined;
-  #building = false;
-  /** the write in progress; writes are serial */
-  #writing: Promise<void> | undefined;
-  #timer: NodeJS.Timeout;
+  #file: string | undefined;
+  #worker: Worker | undefined;
+  #workerError: unknown;
+  #lastDeath = 0;
+  #batchTimer: NodeJS.Timeout | undefined;
+  #flushId = 0;
+  readonly #waiters = new Map<number, () => void>();
   #closed = false;
   #lastWarn = 0;
+  #lastDeathWarn = 0;
 
   constructor(opts: CaptureWriterOptions) {
     if (opts.settings.file === undefined) throw new TapwireError('TW_ERR_CAPTURE', 'capture.file is not set');
     this.#settings = opts.settings;
     this.#maxBodyBytes = opts.maxBodyBytes;
     this.#key = opts.key;
-    this.#redactor = new Redactor(opts.key, opts.settings.redact);
     this.#onWarn = opts.onWarn ?? (() => undefined);
     this.#now = opts.now ?? Date.now;
-    this.#timer = setInterval(() => this.#tick(), opts.settings.flushIntervalMs);
-    this.#timer.unref();
+    this.#mainClock = opts.now !== undefined;
+    this.#batch = new FrameBatch((min) => (min <= BUFFER_BYTES ? (this.#spare.pop() ?? newBuffer(BUFFER_BYTES)) : newBuffer(min)));
+    this.#start();
+  }
+
+  #start(): void {
+    const worker = startWorker({ settings: this.#settings, key: this.#key, mainClock: this.#mainClock, now: this.#now() });
+    worker.unref();
+    worker.on('message', (m: FromWorker) => this.#onMessage(m));
+    worker.on('error', (err) => (this.#workerError = err));
+    worker.on('exit', (code) => this.#onExit(worker, code));
+    this.#worker = worker;
+    this.#workerError = undefined;
+  }
+
+  #onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'buffer':
+        this.#inflightBytes -= m.bytes;
+        if (m.buffer.byteLength === BUFFER_BYTES && this.#spare.length < SPARE_BUFFERS) this.#spare.push(m.buffer);
+        break;
+      case 'report':
+        for (const [route, written, errors] of m.counts) {
+          if (written > 0) this.#count(route, 'written', written);
+          if (errors > 0) this.#count(route, 'dropped_write_error', errors);
+          add(this.#postedRoutes, route, -(written + errors));
+          this.#posted -= written + errors;
+        }
+        this.#bytes += m.bytes;
+        this.#files += m.files;
+        this.#file = m.file;
+        break;
+      case 'done':
+        this.#waiters.get(m.id)?.();
+        this.#waiters.delete(m.id);
+        break;
+      case 'warn':
+        this.#warn(m.message, errorFrom(m.err));
+        break;
+    }
+  }
+
+  /** The worker died: what it held is lost and counted; flushes waiting on it end; a new one starts. */
+  #onExit(worker: Worker, code: number): void {
+    if (this.#worker !== worker) return;
+    this.#worker = undefined;
+    let lost = 0;
+    for (const [route, n] of this.#postedRoutes) {
+      if (n > 0) this.#count(route, 'dropped_write_error', n);
+      lost += n;
+    }
+    this.#postedRoutes.clear();
+    this.#posted = 0;
+    this.#inflightBytes = this.#batch.bytes;
+    this.#file = undefined;
+    for (const done of this.#waiters.values()) done();
+    this.#waiters.clear();
+    if (this.#closed) return;
+    const now = Date.now();
+    if (now - this.#lastDeathWarn >= 10_000) {
+      this.#lastDeathWarn = now;
+      this.#onWarn(`the capture worker exited (code ${code}); ${lost} entries dropped; restarting it`, this.#workerError);
+    }
+    const soon = now - this.#lastDeath < RESTART_MS;
+    this.#lastDeath = now;
+    if (!soon) this.#start();
+    else
+      setTimeout(() => {
+        if (!this.#closed && !this.#worker) this.#start();
+      }, RESTART_MS).unref();
   }
 
   /** New settings on reload: redaction and bounds apply to lines built from now on; the file rotates if its place changed. */
   apply(settings: ResolvedCapture): void {
     if (settings.file === undefined) return;
-    const moved = settings.file !== this.#settings.file || settings.gzip !== this.#settings.gzip;
-    if (settings.flushIntervalMs !== this.#settings.flushIntervalMs) {
-      clearInterval(this.#timer);
-      this.#timer = setInterval(() => this.#tick(), settings.flushIntervalMs);
-      this.#timer.unref();
-    }
     this.#settings = settings;
-    this.#redactor = new Redactor(settings.redact.key ?? this.#key, settings.redact);
-    if (moved) void this.#serial(() => this.#closeFile());
+    this.#worker?.postMessage({ type: 'settings', settings } satisfies ToWorker);
   }
 
   #count(route: string, result: CaptureResult, n = 1): void {
@@ -117,165 +200,69 @@ export class CaptureWriter {
     this.#count(route, 'sampled_out');
   }
 
+  /** Trials offered and not yet written or dropped (in the batch being filled, in flight, or as lines in the worker). */
   get depth(): number {
-    return this.#queue.length + this.#lines.length;
+    return this.#batch.count + this.#posted;
   }
 
-  /** Takes a trial, or drops and counts it when the queue is full. Returns at once. */
+  /** Takes a trial (encodes it into the batch), or drops and counts it when the bound is reached. Returns at once. */
   offer(trial: Trial): void {
-    if (this.#closed || this.depth >= this.#settings.queue) {
+    if (this.#closed || this.depth >= this.#settings.queue || this.#inflightBytes >= MAX_INFLIGHT_BYTES) {
       this.#count(trial.route, this.#closed ? 'dropped_write_error' : 'dropped_queue_full');
       return;
     }
-    this.#queue.push(trial);
-    if (!this.#building) {
-      this.#building = true;
-      setImmediate(this.#build);
+    let n: number;
+    try {
+      n = this.#batch.append(trial, this.#maxBodyBytes(trial.route), this.#post);
+    } catch (err) {
+      this.#count(trial.route, 'dropped_write_error');
+      this.#warn('a captured trial could not be encoded', err);
+      return;
+    }
+    this.#inflightBytes += n;
+    add(this.#pendingRoutes, trial.route, 1);
+    if (this.#batch.bytes >= BATCH_BYTES) this.#post();
+    else if (!this.#batchTimer) {
+      this.#batchTimer = setTimeout(this.#post, BATCH_MS);
+      this.#batchTimer.unref();
     }
   }
 
-  /** Turns queued trials into lines for a few ms, then yields; writes a batch once it is large enough. */
-  readonly #build = (): void => {
-    const until = performance.now() + SLICE_MS;
-    let i = 0;
-    const q = this.#queue;
-    while (i < q.length) {
-      const t = q[i++]!;
-      try {
-        const line = `${JSON.stringify(trialToEntry(t, this.#redactor, { maxBodyBytes: this.#maxBodyBytes(t.route) }))}\n`;
-        this.#lines.push(line);
-        this.#lineRoutes.push(t.route);
-        this.#lineBytes += Buffer.byteLength(line);
-      } catch (err) {
-        this.#count(t.route, 'dropped_write_error');
-        this.#warn('a captured trial could not be turned into a line', err);
-      }
-      if ((i & 15) === 0 && performance.now() >= until) break;
+  /** Hands the batch to the worker (or, without a worker, drops and counts it). */
+  readonly #post = (): void => {
+    if (this.#batchTimer) {
+      clearTimeout(this.#batchTimer);
+      this.#batchTimer = undefined;
     }
-    this.#queue = i >= q.length ? [] : q.slice(i);
-    if (this.#lineBytes >= BATCH_BYTES && !this.#writing) void this.#writeBatch();
-    if (this.#queue.length > 0) setImmediate(this.#build);
-    else this.#building = false;
+    const b = this.#batch.take();
+    if (!b) return;
+    const routes = this.#pendingRoutes;
+    this.#pendingRoutes = new Map();
+    const worker = this.#worker;
+    if (!worker) {
+      // Between a worker's death and its restart.
+      for (const [route, n] of routes) this.#count(route, 'dropped_write_error', n);
+      this.#inflightBytes -= b.bytes;
+      return;
+    }
+    for (const [route, n] of routes) add(this.#postedRoutes, route, n);
+    this.#posted += b.count;
+    worker.postMessage({ type: 'batch', buffer: b.buffer, bytes: b.bytes, now: this.#now() } satisfies ToWorker, [b.buffer]);
   };
 
-  #tick(): void {
-    if (!this.#writing && this.#lines.length > 0) void this.#writeBatch();
-    else if (!this.#writing && this.#file && this.#now() - this.#file.openedAt >= this.#settings.rotate.maxAgeMs) void this.#serial(() => this.#closeFile());
-  }
-
-  /** Runs one file operation after the one in progress. */
-  #serial(op: () => Promise<void>): Promise<void> {
-    const prev = this.#writing ?? Promise.resolve();
-    const next = prev.then(op).finally(() => {
-      if (this.#writing === next) this.#writing = undefined;
-    });
-    this.#writing = next;
-    return next;
-  }
-
-  /** Writes every line built so far as one batch (one write, one sync flush). */
-  #writeBatch(): Promise<void> {
-    return this.#serial(async () => {
-      while (this.#lines.length > 0) {
-        const lines = this.#lines;
-        const routes = this.#lineRoutes;
-        this.#lines = [];
-        this.#lineRoutes = [];
-        this.#lineBytes = 0;
-        // In parts of at most rotate.maxBytes, so that a file stays within it (unless one line alone is larger).
-        const max = this.#settings.rotate.maxBytes;
-        for (let from = 0; from < lines.length; ) {
-          let to = from;
-          let size = 0;
-          while (to < lines.length) {
-            const n = Buffer.byteLength(lines[to]!);
-            if (to > from && size + n > max) break;
-            size += n;
-            to++;
-          }
-          const part = routes.slice(from, to);
-          try {
-            await this.#append(Buffer.from(lines.slice(from, to).join(''), 'utf8'));
-            for (const r of part) this.#count(r, 'written');
-          } catch (err) {
-            for (const r of routes.slice(from)) this.#count(r, 'dropped_write_error');
-            this.#warn(`capture write failed; ${routes.length - from} entries dropped`, err);
-            await this.#closeFile().catch(() => undefined);
-            return;
-          }
-          from = to;
-        }
-      }
-    });
-  }
-
-  async #append(data: Buffer): Promise<void> {
-    const s = this.#settings;
-    // Rotation: by age, and by size before a plain batch would cross maxBytes (gzip only knows its size after).
-    if (this.#file && (this.#now() - this.#file.openedAt >= s.rotate.maxAgeMs || (!this.#file.gzip && this.#file.bytes > 0 && this.#file.bytes + data.length > s.rotate.maxBytes))) {
-      await this.#closeFile();
-    }
-    const f = (this.#file ??= await this.#openFile());
-    let out = data;
-    if (f.gzip) {
-      const gz = f.gzip;
-      gz.z.write(data);
-      await new Promise<void>((resolve) => gz.z.flush(zc.Z_SYNC_FLUSH, () => resolve()));
-      out = Buffer.concat(gz.out);
-      gz.out = [];
-    }
-    await writeAll(f.fh, out);
-    f.bytes += out.length;
-    this.#bytes += out.length;
-    if (f.bytes >= s.rotate.maxBytes) await this.#closeFile();
-  }
-
-  async #openFile(): Promise<OpenFile> {
-    const target = this.#settings.file!;
-    const isDir = target.endsWith('/') || (await stat(target).then((st) => st.isDirectory(), () => false));
-    const dir = isDir ? target : dirname(target);
-    const prefix = isDir ? DEFAULT_PREFIX : basename(target);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const gzip = this.#settings.gzip;
-    for (let attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
-      const path = join(dir, captureFileName(prefix, this.#now(), ++this.#seq, gzip));
-      let fh: FileHandle;
-      try {
-        fh = await open(path, 'wx', 0o600);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-        throw err;
-      }
-      this.#files++;
-      if (!gzip) return { path, fh, openedAt: this.#now(), bytes: 0 };
-      const z = createGzip();
-      const file: OpenFile = { path, fh, openedAt: this.#now(), bytes: 0, gzip: { z, out: [] } };
-      z.on('data', (chunk: Buffer) => file.gzip!.out.push(chunk));
-      return file;
-    }
-    throw new TapwireError('TW_ERR_CAPTURE', `no free capture file name in ${dir} after ${NAME_ATTEMPTS} attempts`);
-  }
-
-  /** Ends the current file (a gzip stream gets its trailer); the next batch opens a new one. */
-  async #closeFile(): Promise<void> {
-    const f = this.#file;
-    if (!f) return;
-    this.#file = undefined;
+  /** Sends a flush or close to the worker and waits for its answer (the worker keeps the process alive meanwhile). */
+  async #ask(type: 'flush' | 'close'): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return;
+    const id = ++this.#flushId;
+    worker.ref();
     try {
-      if (f.gzip) {
-        const gz = f.gzip;
-        await new Promise<void>((resolve) => {
-          gz.z.once('end', resolve);
-          gz.z.end();
-        });
-        const tail = Buffer.concat(gz.out);
-        gz.out = [];
-        await writeAll(f.fh, tail);
-        f.bytes += tail.length;
-        this.#bytes += tail.length;
-      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.set(id, resolve);
+        worker.postMessage({ type, id, now: this.#now() } satisfies ToWorker);
+      });
     } finally {
-      await f.fh.close();
+      if (this.#waiters.size === 0) worker.unref();
     }
   }
 
@@ -288,31 +275,36 @@ export class CaptureWriter {
 
   /** Everything offered so far reaches the file (tests, shutdown). */
   async flush(): Promise<void> {
-    // The build chain (setImmediate slices) empties the queue; each turn takes at least one slice off it.
-    while (this.#queue.length > 0) await new Promise((r) => setImmediate(r));
-    await this.#writeBatch();
+    this.#post();
+    await this.#ask('flush');
   }
 
-  /** Writes what is queued, ends the file and stops; later offers are dropped and counted. */
+  /** Writes what is queued, ends the file and stops the worker; later offers are dropped and counted. */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#serial(() => this.#closeFile()).catch((err: unknown) => this.#onWarn('closing the capture file failed', err));
+    this.#post();
+    await this.#ask('close');
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker) await worker.terminate();
+    this.#file = undefined;
+  }
+
+  /** Tests: stops the worker as a crash would (what it held is counted as dropped_write_error; a new one starts). */
+  async crashWorkerForTests(): Promise<void> {
+    await this.#worker?.terminate();
   }
 
   stats(): CaptureStats {
     const routes: Record<string, Record<CaptureResult, number>> = {};
     for (const [r, c] of this.#counts) routes[r] = { ...c };
-    return { routes, bytes: this.#bytes, files: this.#files, depth: this.depth, ...(this.#file ? { file: this.#file.path } : {}) };
+    return { routes, bytes: this.#bytes, files: this.#files, depth: this.depth, ...(this.#file ? { file: this.#file } : {}) };
   }
 }
 
-async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off);
-    off += bytesWritten;
-  }
+function newBuffer(bytes: number): ArrayBuffer {
+  // Not from Node's shared pool (a pooled Buffer's ArrayBuffer cannot be transferred); not zero-filled.
+  return Buffer.allocUnsafeSlow(bytes).buffer;
 }
