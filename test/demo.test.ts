@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { PhaseReport } from '../src/demo/ledger.ts';
-import { stallSlack, type DemoSummary } from '../src/demo/summary.ts';
+import { stallSlack, type DemoSummary as Summary } from '../src/demo/summary.ts';
+import type { DemoInsights } from '../src/demo/insights.ts';
+
+type DemoSummary = Summary & { insights: DemoInsights };
 
 const REPO = new URL('../', import.meta.url).pathname;
 const OUTCOMES = ['delivered', 'sampled_out', 'method_filtered', 'body_too_large', 'overloaded', 'client_aborted', 'timeout', 'connect_error', 'reset', 'tls_error', 'shutdown'];
@@ -142,9 +145,42 @@ describe('tapwire demo --duration 6s --json', () => {
   });
 
   it('shows tapwire_mirror_requests_total from /metrics with the same delivered count', () => {
-    const line = s.metrics.lines.find((l) => l.includes('outcome="delivered"') && l.includes('route="api"'));
+    const line = s.metrics.lines.find((l) => l.includes('outcome="delivered"') && l.includes('route="api"') && l.includes('mirror="staging"'));
     assert.ok(line, JSON.stringify(s.metrics));
     assert.equal(Number(line.split(' ').pop()), s.total.copies.outcomes.delivered);
+  });
+});
+
+describe('tapwire demo: compare and analysis see what was planted', () => {
+  let s: DemoSummary;
+  before(async () => {
+    const run = await demo(['--duration', '6s', '--json'], 45_000);
+    s = JSON.parse(run.stdout) as DemoSummary;
+  });
+  const v2 = (name: string) => {
+    const e = s.insights.endpoints.find((x) => x.endpoint === name && x.upstream === 'v2');
+    assert.ok(e, `${name} missing: ${JSON.stringify(s.insights.endpoints.map((x) => x.endpoint))}`);
+    return e;
+  };
+
+  it('fails the candidate on the removed field, the type change and the occasional 500', () => {
+    assert.equal(s.insights.verdict, 'fail', JSON.stringify(s.insights));
+    assert.ok(v2('GET /api/users/{id}').reasons.some((r) => r.includes('$.email')), JSON.stringify(v2('GET /api/users/{id}')));
+    assert.ok(v2('GET /api/items').reasons.some((r) => r.includes('$.items[*].price')), JSON.stringify(v2('GET /api/items')));
+    assert.ok(v2('GET /api/search').reasons.some((r) => r.includes('error rate')), JSON.stringify(v2('GET /api/search')));
+  });
+
+  it('recognises the nondeterministic requestId as noise through the secondary, never as a regression', () => {
+    for (const e of s.insights.endpoints.filter((x) => x.upstream === 'v2')) {
+      assert.ok(!e.reasons.some((r) => r.includes('$.requestId')), `${e.endpoint}: ${JSON.stringify(e.reasons)}`);
+    }
+    assert.ok(v2('GET /api/users/{id}').noisyFields.includes('$.requestId'));
+  });
+
+  it('finds the attack burst: the path scan and the injections', () => {
+    const titles = s.insights.findings.map((f) => `${f.detector}: ${f.title}`);
+    assert.ok(titles.some((t) => t.startsWith('scan:') && t.includes('198.51.100.23')), JSON.stringify(titles));
+    assert.ok(titles.some((t) => t.startsWith('signature:') && t.includes('SQL injection') && t.includes('198.51.100.77')), JSON.stringify(titles));
   });
 });
 

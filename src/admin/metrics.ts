@@ -1,5 +1,6 @@
 // Prometheus metrics, fed only by Tap events: one Registry per app so two apps in one process (tests) never mix.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CopyEndEvent, CopyStartEvent, ExchangeEvent, Tap } from '../core/events.ts';
 import { OUTCOMES, type Outcome } from '../core/outcomes.ts';
 
@@ -64,6 +65,9 @@ interface MirrorSeries {
 export function createMetrics(tap: Tap): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tapwire_' });
+  // A `run --workers N` worker: the primary's /metrics sums every worker's registry through prom-client's cluster
+  // protocol (src/cluster). One app per worker process, so the last registry created is the one to report.
+  if (cluster.isWorker) AggregatorRegistry.setRegistries([registry]);
   // Series are cached per (route, upstream|mirror, …) so the request path does map lookups and `++` only.
   // Routes, upstreams and mirrors come from config and status codes are three digits: these maps are bounded.
   const primaries = new Map<string, Map<string, PrimarySeries>>();
@@ -224,6 +228,8 @@ function defineMetrics(registers: Registry, collect: Collectors) {
     lastReloadSuccess: new Gauge({
       name: 'tapwire_config_last_reload_success',
       help: '1 when the last configuration load or reload succeeded, 0 when it failed.',
+      // across --workers: 0 as soon as one worker failed to reload
+      aggregator: 'min',
       registers: r,
     }),
   };
@@ -278,6 +284,8 @@ export function registerCompareMetrics(registry: Registry, src: CompareMetricsSo
     name: 'tapwire_store_rows',
     help: 'Rows in the store, by table',
     labelNames: ['table'],
+    // --workers share one store: each reports the same rows, so the sum would count them N times
+    aggregator: 'max',
     registers: [registry],
     async collect() {
       const size = await src.storeSize().catch(() => undefined);
@@ -290,6 +298,7 @@ export function registerCompareMetrics(registry: Registry, src: CompareMetricsSo
   new Gauge({
     name: 'tapwire_store_bytes',
     help: 'Bytes the store uses on disk (database file and WAL), when it has a file',
+    aggregator: 'max',
     registers: [registry],
     async collect() {
       const size = await src.storeSize().catch(() => undefined);
@@ -342,11 +351,13 @@ export function registerAnalysisMetrics(registry: Registry, src: AnalysisMetrics
     },
   });
   const labelNames = ['route', 'endpoint', 'upstream'] as const;
-  const gauge = (name: string, help: string, value: (r: NonNullable<ReturnType<AnalysisMetricsSource['perf']>>[number]) => number | null) =>
+  // across --workers (each sees a share of the traffic): rates add up; a p99 takes the worst worker's; ratios average
+  const gauge = (name: string, help: string, value: (r: NonNullable<ReturnType<AnalysisMetricsSource['perf']>>[number]) => number | null, aggregator: 'sum' | 'max' | 'average' = 'sum') =>
     new Gauge({
       name,
       help,
       labelNames,
+      aggregator,
       registers: [registry],
       collect() {
         this.reset();
@@ -357,6 +368,116 @@ export function registerAnalysisMetrics(registry: Registry, src: AnalysisMetrics
       },
     });
   gauge('tapwire_endpoint_requests_per_second', 'Requests per second per endpoint and primary, over the last minute', (r) => r.rate1m);
-  gauge('tapwire_endpoint_latency_p99_seconds', 'p99 time to the last byte per endpoint and primary, over the last 5 minutes', (r) => (r.p99 === null ? null : r.p99 / 1000));
-  gauge('tapwire_endpoint_error_ratio', 'Share of 5xx and failed answers per endpoint and primary, over the last 5 minutes', (r) => r.errorRatio);
+  gauge('tapwire_endpoint_latency_p99_seconds', 'p99 time to the last byte per endpoint and primary, over the last 5 minutes', (r) => (r.p99 === null ? null : r.p99 / 1000), 'max');
+  gauge('tapwire_endpoint_error_ratio', 'Share of 5xx and failed answers per endpoint and primary, over the last 5 minutes', (r) => r.errorRatio, 'average');
+}
+
+/** What collector mode counts (docs/collector.md); the collector calls these on its request path. */
+export interface CollectorMetrics {
+  received(route: string, result: 'accepted' | 'no_route' | 'rejected'): void;
+  reference(route: string, outcome: Outcome): void;
+}
+
+/**
+ * Collector series: `tapwire_collector_received_total{route,result}` (copies a mesh sent: accepted, no_route,
+ * rejected; route "" when none matched), `tapwire_collector_reference_total{route,outcome}` (one outcome per
+ * accepted copy) and `tapwire_collector_reference_in_flight{route}`. Routes come from config: bounded labels.
+ */
+export function registerCollectorMetrics(registry: Registry, src: { readonly inFlight: () => ReadonlyArray<{ route: string; referenceInFlight: number }> }): CollectorMetrics {
+  const receivedTotal = new Counter({
+    name: 'tapwire_collector_received_total',
+    help: 'Copies a mesh mirrored to tapwire in collector mode, by result: accepted (routed and answered), no_route, rejected (malformed or over a limit)',
+    labelNames: ['route', 'result'] as const,
+    registers: [registry],
+  });
+  const referenceTotal = new Counter({
+    name: 'tapwire_collector_reference_total',
+    help: 'Reference requests of collector mode (to the route primary), one outcome per accepted copy; only delivered ones are compared',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tapwire_collector_reference_in_flight',
+    help: 'Reference requests of collector mode sent or buffering and not yet finished',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      for (const r of src.inFlight()) this.labels(r.route).set(r.referenceInFlight);
+    },
+  });
+  const received = new Map<string, CounterChild>();
+  const outcomes = new Map<string, ReadonlyMap<Outcome, CounterChild>>();
+  return {
+    received(route, result) {
+      const key = `${route}\u0000${result}`;
+      let c = received.get(key);
+      if (c === undefined) received.set(key, (c = receivedTotal.labels(route, result)));
+      c.inc();
+    },
+    reference(route, outcome) {
+      let byOutcome = outcomes.get(route);
+      // Every outcome exists from the first copy on, so rate() and alerts see 0 instead of "no data".
+      if (byOutcome === undefined) {
+        const series = (o: Outcome): CounterChild => {
+          const child = referenceTotal.labels(route, o);
+          child.inc(0);
+          return child;
+        };
+        outcomes.set(route, (byOutcome = new Map(OUTCOMES.map((o) => [o, series(o)]))));
+      }
+      byOutcome.get(outcome)?.inc();
+    },
+  };
+}
+
+/** What the capture metrics read at scrape time (the writer's stats; undefined while nothing captures). */
+export interface CaptureMetricsSource {
+  readonly stats: () => { readonly routes: Readonly<Record<string, Readonly<Record<string, number>>>>; readonly bytes: number; readonly files: number; readonly depth: number } | undefined;
+}
+
+/**
+ * Capture series (docs/capture.md): `tapwire_capture_entries_total{route,result}` with result written |
+ * dropped_queue_full | dropped_write_error | sampled_out, `tapwire_capture_bytes_total`, `tapwire_capture_files_total`,
+ * `tapwire_capture_queue_depth`.
+ */
+export function registerCaptureMetrics(registry: Registry, src: CaptureMetricsSource): void {
+  new Counter({
+    name: 'tapwire_capture_entries_total',
+    help: 'Requests of captured routes, by result: written to a capture file, dropped (queue full, write error), sampled out',
+    labelNames: ['route', 'result'],
+    registers: [registry],
+    collect() {
+      const s = src.stats();
+      this.reset();
+      for (const [route, counts] of Object.entries(s?.routes ?? {})) {
+        for (const [result, n] of Object.entries(counts)) this.labels(route, result).inc(n);
+      }
+    },
+  });
+  new Counter({
+    name: 'tapwire_capture_bytes_total',
+    help: 'Bytes written to capture files (after gzip when it is on)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.stats()?.bytes ?? 0);
+    },
+  });
+  new Counter({
+    name: 'tapwire_capture_files_total',
+    help: 'Capture files opened (one per rotation)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.stats()?.files ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tapwire_capture_queue_depth',
+    help: 'Captured trials waiting to be written',
+    registers: [registry],
+    collect() {
+      this.set(src.stats()?.depth ?? 0);
+    },
+  });
 }

@@ -12,6 +12,7 @@ import type { StatsSnapshot } from './stats.ts';
 import { BadRequest, type CompareApi } from './compare.ts';
 import type { Finding } from '../analysis/types.ts';
 import type { FindingsQuery } from '../store/types.ts';
+import { createDashboard } from './dashboard.ts';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -29,6 +30,8 @@ export interface AdminServerOptions {
   readonly compare?: CompareApi;
   /** traffic analysis: findings (from the store), the performance view, counters */
   readonly analysis?: AnalysisApi;
+  /** live-event (SSE) clients of the dashboard at most (default 16) */
+  readonly maxEventClients?: number;
 }
 
 export interface AnalysisApi {
@@ -179,6 +182,24 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     endpoints.set('/api/v1/analysis', { public: false, handle: () => json(200, analysis.stats() ?? { enabled: false }) });
   }
 
+  // The dashboard at `/`: its files, login, live events (src/admin/dashboard.ts). A browser logs in once and
+  // then carries an HttpOnly session cookie, which counts like the bearer token.
+  const dashboard = createDashboard({
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    stats: opts.stats,
+    ...(compare ? { compare } : {}),
+    ...(opts.maxEventClients !== undefined ? { maxEventClients: opts.maxEventClients } : {}),
+    logger: log,
+    hasEndpoint: (path) => find(path).endpoint !== undefined,
+    summary: async () => {
+      const v = compare ? await compare.verdict() : undefined;
+      const active = analysis ? await analysis.findings({ state: 'active', limit: 500 }) : undefined;
+      return { ...(v ? { verdict: v.verdict, endpoints: { pass: v.summary.pass, fail: v.summary.fail, insufficient_data: v.summary.insufficient_data } } : {}), ...(active ? { activeFindings: active.length } : {}) };
+    },
+  });
+  const permitted = (req: IncomingMessage): boolean =>
+    authorized === undefined || authorized(req.headers.authorization) || dashboard.hasSession(req.headers.cookie);
+
   function find(path: string): { endpoint?: Endpoint; param?: string } {
     const exact = endpoints.get(path);
     if (exact) return { endpoint: exact };
@@ -198,7 +219,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     const { endpoint, param } = find(path);
     if (endpoint?.public !== true) {
       // Checked before 404/405 so that without the token nobody can map which paths exist.
-      if (authorized !== undefined && !authorized(req.headers.authorization)) {
+      if (!permitted(req)) {
         warnThrottled(req);
         return { ...fail(401, 'TW_ERR_ADMIN_UNAUTHORIZED', 'a valid bearer token is required'), headers: { 'www-authenticate': 'Bearer realm="tapwire"' } };
       }
@@ -238,6 +259,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   }
 
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
+    const access = { authorized: permitted(req), hostAllowed: authorized !== undefined || isLoopbackHost(hostOfHeader(req.headers.host) ?? '') };
+    if (dashboard.serve(req, res, access)) return;
     route(req).then(
       (reply) => send(req, res, reply),
       (err: unknown) => {
@@ -269,7 +292,11 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
 
   return {
     listen: () => listen(server, opts.host, opts.port, log),
-    close: () => close(server),
+    close: () => {
+      // live-event streams never end on their own: end them first, or close() would wait for its force timer
+      dashboard.close();
+      return close(server);
+    },
   };
 }
 

@@ -5,26 +5,26 @@ export type PhaseName = 'warm-up' | 'healthy' | 'mirror-slow' | 'mirror-resettin
 
 export interface Phase {
   readonly name: PhaseName;
-  /** the mode of the mirror upstream (v2) during the phase; the primary stays healthy throughout */
+  /** the mode of the mirror whose health the demo cycles (staging) during the phase; the primary stays healthy throughout */
   readonly mirror: UpstreamMode;
   /** what the phase shows, for the line printed when it starts */
   readonly about: string;
 }
 
 export const PHASES: readonly Phase[] = [
-  { name: 'healthy', mirror: 'healthy', about: 'v2 answers normally' },
-  { name: 'mirror-slow', mirror: 'slow', about: 'v2 answers only after {slow}, beyond the mirror timeout of {timeout}' },
-  { name: 'mirror-resetting', mirror: 'resetting', about: 'v2 destroys every connection as soon as a request arrives' },
-  { name: 'mirror-down', mirror: 'down', about: 'v2 stops listening: connections are refused' },
-  { name: 'recovered', mirror: 'healthy', about: 'v2 is back and answers normally' },
+  { name: 'healthy', mirror: 'healthy', about: 'staging answers normally' },
+  { name: 'mirror-slow', mirror: 'slow', about: 'staging answers only after {slow}, beyond the mirror timeout of {timeout}' },
+  { name: 'mirror-resetting', mirror: 'resetting', about: 'staging destroys every connection as soon as a request arrives' },
+  { name: 'mirror-down', mirror: 'down', about: 'staging stops listening: connections are refused' },
+  { name: 'recovered', mirror: 'healthy', about: 'staging is back and answers normally' },
 ];
 
 /**
- * Before the phases: a second of healthy traffic while tapwire's code paths and connection pools warm up.
+ * Before the phases: two seconds of healthy traffic while tapwire's code paths and connection pools warm up.
  * Its numbers are shown on a row of their own so that cold-start latency is not read as the healthy phase's.
  */
 export const WARM_UP: Phase = { name: 'warm-up', mirror: 'healthy', about: 'traffic while tapwire warms up (JIT, connection pools), shown on its own row' };
-export const WARM_UP_MS = 1000;
+export const WARM_UP_MS = 2000;
 
 /** Phase length when the demo runs until Ctrl-C (`--duration 0`). */
 export const CYCLE_PHASE_MS = 4000;

@@ -42,12 +42,12 @@ export function renderSummary(s: DemoSummary): string {
   );
   if (t.rejected.length) out.push(`  answered by tapwire itself: ${t.rejected.map((r) => `${r.code} (${r.status}) ${r.count}`).join(', ')}`);
 
-  title('Copies mirrored to v2 (route "api"), by outcome, and mirror latency (sent copies, any outcome)');
+  title('Copies mirrored to staging (route "api"), by outcome, and mirror latency (sent copies, any outcome)');
   const seen = OUTCOMES.filter((o) => (t.copies.outcomes[o] ?? 0) > 0 || phases.some((ph) => (ph.copies.outcomes[o] ?? 0) > 0));
   const recon = (ok: boolean) => (ok ? 'yes' : 'NO');
   out.push(
     table(
-      ['phase', 'matched', ...seen, 'in flight', 'adds up', 'v2 got', 'v2 answered', 'p50 ms', 'p99 ms'],
+      ['phase', 'matched', ...seen, 'in flight', 'adds up', 'staging got', 'staging answered', 'p50 ms', 'p99 ms'],
       [
         ...phases.map((ph) => [
           name(ph),
@@ -66,7 +66,7 @@ export function renderSummary(s: DemoSummary): string {
   );
   out.push(
     '  "adds up": matched = sum of the outcomes + copies still in flight (a phase ends only once none is).',
-    '  "v2 got" counts connections v2 accepted; a refused connection never reaches it.',
+    '  "staging got" counts connections staging accepted; a refused connection never reaches it.',
   );
 
   title('Checks');

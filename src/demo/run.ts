@@ -1,6 +1,11 @@
-// Runs the demo: two sample upstreams, tapwire in front (configured through the same YAML loader users go
-// through), traffic in phases that make the mirror slow, resetting and down, then the summary.
+// Runs the demo: v1 (primary), v1b (secondary), v2 (the candidate, with planted regressions) and staging
+// (a mirror whose health the phases cycle), tapwire in front with the SQLite store, compare and analysis
+// (configured through the same YAML loader users go through), traffic with a short attack burst, the
+// dashboard's address, then the summary; with `serve`, the dashboard stays up until the signal.
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp, type App } from '../app.ts';
@@ -12,7 +17,8 @@ import { WARM_UP, WARM_UP_MS, phaseAt, plan, type Phase } from './phases.ts';
 import { renderSummary } from './report.ts';
 import { summarize, type DemoSummary } from './summary.ts';
 import { formatMs } from './table.ts';
-import { Traffic } from './traffic.ts';
+import { Traffic, attackCalls } from './traffic.ts';
+import { compareSummary, type DemoInsights } from './insights.ts';
 import { DemoUpstream } from './upstreams.ts';
 
 export interface DemoOptions {
@@ -24,6 +30,14 @@ export interface DemoOptions {
   readonly say: (text: string) => void;
   /** aborting (Ctrl-C) ends the current phase early and goes on to the summary */
   readonly signal: AbortSignal;
+  /** the admin port (dashboard); 0 picks a free one */
+  readonly adminPort?: number;
+  /** the admin token; the dashboard then asks for it (never printed) */
+  readonly adminToken?: string;
+  /** after the summary, keep tapwire and the dashboard up until the signal aborts */
+  readonly serve?: boolean;
+  /** called with the summary as soon as the traffic has stopped (before serving) */
+  readonly onSummary?: (summary: DemoSummary & { insights: DemoInsights }) => void;
 }
 
 // The mirror's timeout sits between the healthy mirror's few ms and the slow mode's delay, well clear of
@@ -32,37 +46,65 @@ const MIRROR_TIMEOUT_MS = 200;
 const MIRROR_SLOW_MS = 500;
 const MAX_IN_FLIGHT = 32;
 const ROUTE = 'api';
-const MIRROR = 'v2';
+/** the mirror whose health the phases cycle; v2, the candidate, stays healthy so compare judges its answers */
+const MIRROR = 'staging';
+/** when the attack burst starts, after the warm-up */
+const ATTACK_AFTER_MS = 500;
 const LIVE_CHECK_MS = 250;
 
-export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
+export async function runDemo(o: DemoOptions): Promise<DemoSummary & { insights: DemoInsights }> {
   const { say } = o;
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-demo-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const v1 = await DemoUpstream.start({ name: 'v1' });
     cleanup.push(() => v1.close());
-    // v2, the candidate, carries a small deliberate regression: item pages take 3 ms longer.
-    const v2 = await DemoUpstream.start({ name: 'v2', slowMs: MIRROR_SLOW_MS, itemsDelayMs: 3 });
+    const v1b = await DemoUpstream.start({ name: 'v1b' });
+    cleanup.push(() => v1b.close());
+    // v2, the candidate, carries the planted regressions (upstreams.ts); it stays healthy throughout.
+    const v2 = await DemoUpstream.start({ name: 'v2', version: 'v2' });
     cleanup.push(() => v2.close());
+    const staging = await DemoUpstream.start({ name: 'staging', slowMs: MIRROR_SLOW_MS });
+    cleanup.push(() => staging.close());
 
-    const yaml = demoConfigYaml({ primaryUrl: v1.url, mirrorUrl: v2.url, mirrorTimeoutMs: MIRROR_TIMEOUT_MS, maxInFlight: MAX_IN_FLIGHT });
-    const loaded = loadConfigText(yaml, { path: 'demo.yaml', env: {} });
+    const yaml = demoConfigYaml({
+      primaryUrl: v1.url,
+      secondaryUrl: v1b.url,
+      candidateUrl: v2.url,
+      stagingUrl: staging.url,
+      mirrorTimeoutMs: MIRROR_TIMEOUT_MS,
+      maxInFlight: MAX_IN_FLIGHT,
+      storePath: join(dir, 'tapwire.db'),
+      adminPort: o.adminPort ?? 0,
+      token: o.adminToken !== undefined,
+    });
+    const loaded = loadConfigText(yaml, { path: 'demo.yaml', env: o.adminToken !== undefined ? { TAPWIRE_ADMIN_TOKEN: o.adminToken } : {} });
     if (!loaded.ok) throw new Error(`the demo's own configuration is invalid:\n${formatIssues(loaded.issues, 'demo.yaml')}`);
     // tapwire's own log lines go to stderr, so that `--json` keeps stdout for the summary alone.
     const app: App = buildApp(loaded.config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
     const addresses = await app.start();
+    // The compare worker thread boots (and, under tsx, compiles) in parallel: a flush answers once it is up,
+    // so the warm-up's traffic does not compete with that start on a small machine.
+    await app.compare?.flush(15_000);
     cleanup.unshift(() => app.stop());
     const tapwireUrl = `http://${addresses.listen.host}:${addresses.listen.port}`;
     const adminUrl = addresses.admin ? `http://${addresses.admin.host}:${addresses.admin.port}` : null;
+    const auth: Record<string, string> = o.adminToken !== undefined ? { authorization: `Bearer ${o.adminToken}` } : {};
 
     const { phaseMs, count } = plan(o.durationMs);
     say(
       [
         `tapwire demo: ${formatMs(WARM_UP_MS)} warm-up, then ${count === Infinity ? 'phases' : `${count} phases`} of ${formatMs(phaseMs)}${count === Infinity ? ' until Ctrl-C' : ''}, up to ${o.rate} requests/s over ${o.concurrency} keep-alive connections`,
-        `  v1 (primary)            ${v1.url}`,
-        `  v2 (mirror, sandboxed)  ${v2.url}`,
-        `  tapwire                 ${tapwireUrl}`,
-        `  admin                   ${adminUrl ?? '-'}  (${adminUrl ? `${adminUrl}/metrics, ${adminUrl}/api/v1/stats` : 'disabled'})`,
+        `  v1 (primary)                    ${v1.url}`,
+        `  v1b (secondary: learns noise)   ${v1b.url}`,
+        `  v2 (candidate, compared)        ${v2.url}   planted: users lose "email", item prices become strings, products 20% slower, search 500s 8%`,
+        `  staging (mirror, sandboxed)     ${staging.url}   goes slow, resets and goes down in the phases below`,
+        `  tapwire                         ${tapwireUrl}`,
+        `  admin                           ${adminUrl ?? '-'}  (${adminUrl ? `${adminUrl}/metrics, ${adminUrl}/api/v1/verdict` : 'disabled'})`,
+        `  store                           ${join(dir, 'tapwire.db')} (SQLite, removed at the end)`,
+        '',
+        adminUrl ? `  dashboard: ${adminUrl}/${o.adminToken !== undefined ? '  (log in with $TAPWIRE_ADMIN_TOKEN)' : ''}` : '  dashboard: disabled',
         '',
         'configuration (loaded like any user file):',
         ...yaml.trimEnd().split('\n').map((l) => `  | ${l}`),
@@ -70,7 +112,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       ].join('\n'),
     );
 
-    const ledger = new Ledger({ tap: app.tap, stats: app.stats, route: ROUTE, mirror: MIRROR, primaryName: 'v1', upstreams: { primary: v1, mirror: v2 } });
+    const ledger = new Ledger({ tap: app.tap, stats: app.stats, route: ROUTE, mirror: MIRROR, primaryName: 'v1', upstreams: { primary: v1, mirror: staging } });
     cleanup.unshift(() => ledger.close());
     const traffic = new Traffic({ host: addresses.listen.host, port: addresses.listen.port, rate: o.rate, concurrency: o.concurrency, onResult: (r) => ledger.client(r) });
     cleanup.unshift(() => traffic.close());
@@ -85,16 +127,28 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     cleanup.unshift(() => clearInterval(timer));
 
     const t0 = performance.now();
+    let attack: Promise<void> | undefined;
     const runPhase = async (phase: Phase, ms: number, label: string): Promise<void> => {
-      await v2.setMode(phase.mirror);
+      await staging.setMode(phase.mirror);
       ledger.begin(phase);
       const about = phase.about.replace('{slow}', formatMs(MIRROR_SLOW_MS)).replace('{timeout}', formatMs(MIRROR_TIMEOUT_MS));
       const secs = ((performance.now() - t0) / 1000).toFixed(1).padStart(5);
       say(`[${secs}s] ${label.padEnd(9)}  ${phase.name.padEnd(16)}  ${about}`);
       traffic.start();
+      if (phase.name === 'healthy' && attack === undefined) {
+        // the attack burst: a scanner and injection attempts among the users, for analysis to find
+        attack = sleep(ATTACK_AFTER_MS, undefined, { signal: o.signal })
+          .then(() => {
+            say(`         attack     a scanner (${attackCalls().length - 4} paths) and 4 injection attempts from 198.51.100.0/24`);
+            return traffic.burst(attackCalls(), 25, o.signal);
+          })
+          .catch(() => undefined);
+      }
       await sleep(ms, undefined, { signal: o.signal }).catch(() => undefined);
+      // the burst belongs to the phase it started in: its answers must be booked before the phase closes
+      await attack;
       await traffic.pause();
-      await settle(app, ledger, [v1, v2]);
+      await settle(app, ledger, [v1, v1b, v2, staging]);
       ledger.end();
     };
     await runPhase(WARM_UP, WARM_UP_MS, 'phase 0');
@@ -104,10 +158,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     if (o.signal.aborted) say('\ninterrupted: traffic stopped, the phase in progress is counted as far as it went');
     clearInterval(timer);
 
-    const metrics = await scrape(adminUrl);
+    const metrics = await scrape(adminUrl, auth);
+    const insights = await compareSummary(adminUrl, auth);
     const summary = summarize({
       settings: { durationMs: o.durationMs, warmUpMs: WARM_UP_MS, phaseMs, rate: o.rate, concurrency: o.concurrency, mirrorTimeoutMs: MIRROR_TIMEOUT_MS, mirrorSlowMs: MIRROR_SLOW_MS, maxInFlight: MAX_IN_FLIGHT },
-      addresses: { tapwire: tapwireUrl, admin: adminUrl, primary: v1.url, mirror: v2.url },
+      addresses: { tapwire: tapwireUrl, admin: adminUrl, primary: v1.url, mirror: staging.url },
       interrupted: o.signal.aborted,
       phases: ledger.phases(),
       clientLatency: ledger.clientTotalLatency(),
@@ -115,12 +170,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       idleProblems: app.stats.reconcile({ expectIdle: true }),
       route: ROUTE,
       mirror: MIRROR,
-      upstreams: { primary: v1.counters(), mirror: v2.counters() },
+      upstreams: { primary: v1.counters(), mirror: staging.counters() },
       live,
       metrics,
     });
     say(renderSummary(summary));
-    return summary;
+    say(insights.text);
+    o.onSummary?.({ ...summary, insights });
+    if (o.serve === true && !o.signal.aborted && adminUrl) {
+      say(`the dashboard stays up at ${adminUrl}/ until Ctrl-C (traffic has stopped)`);
+      await new Promise<void>((resolve) => o.signal.addEventListener('abort', () => resolve(), { once: true }));
+    } else if (adminUrl) {
+      say(`(the dashboard closes with the demo; run with --serve to keep it up after the traffic)`);
+    }
+    return { ...summary, insights };
   } finally {
     // In order: traffic, books, tapwire (drains its copies), then the upstreams it talks to.
     // Each step runs even if an earlier one failed: a leftover server or timer would keep the process alive.
@@ -142,13 +205,13 @@ async function settle(app: App, ledger: Ledger, upstreams: readonly DemoUpstream
 }
 
 /** The tapwire_mirror_requests_total lines of the admin server's /metrics, fetched as any scraper would. */
-async function scrape(adminUrl: string | null): Promise<DemoSummary['metrics']> {
+async function scrape(adminUrl: string | null, headers: Record<string, string>): Promise<DemoSummary['metrics']> {
   if (adminUrl === null) return { url: null, lines: [], error: 'the admin server is disabled' };
   const url = `${adminUrl}/metrics`;
   try {
     const body = await new Promise<string>((resolve, reject) => {
       // agent: false — a one-off connection that closes, so nothing keeps the process alive afterwards.
-      const req = http.get(url, { agent: false, timeout: 5000 }, (res) => {
+      const req = http.get(url, { agent: false, timeout: 5000, headers }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));

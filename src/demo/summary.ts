@@ -108,8 +108,8 @@ function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
       [...i.idleProblems, ...i.live.problems.slice(0, 3)].map((p) => `\n      ${p}`).join(''),
   );
 
-  // v2 may finish an answer that tapwire has already given up on (its timer fired first, e.g. on a busy
-  // machine): that copy is a timeout, not a delivery. So v2's count may exceed `delivered`, by at most the timeouts.
+  // staging may finish an answer that tapwire has already given up on (its timer fired first, e.g. on a busy
+  // machine): that copy is a timeout, not a delivery. So staging's count may exceed `delivered`, by at most the timeouts.
   const delivered = t.copies.outcomes.delivered ?? 0;
   const late = (answered: number, d: number, timeouts: number) => answered - d >= 0 && answered - d <= timeouts;
   const offPhases = i.phases
@@ -118,14 +118,14 @@ function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
   const extra = mirror.answered - delivered;
   add(
     late(mirror.answered, delivered, t.copies.outcomes.timeout ?? 0) && offPhases.length === 0,
-    `copies delivered (${delivered}) = requests v2 answered (${mirror.answered})` +
-      (extra !== 0 ? ` - ${extra} that v2 finished after tapwire's timeout had fired (timeouts: ${t.copies.outcomes.timeout ?? 0})` : '') +
+    `copies delivered (${delivered}) = requests staging answered (${mirror.answered})` +
+      (extra !== 0 ? ` - ${extra} that staging finished after tapwire's timeout had fired (timeouts: ${t.copies.outcomes.timeout ?? 0})` : '') +
       (offPhases.length ? `; does NOT add up in ${offPhases.join(', ')}` : ', in every phase'),
   );
 
   add(
     mirror.marked === mirror.received && primary.marked === 0,
-    `every request v2 received carried x-tapwire-mirror: 1 (${mirror.marked} of ${mirror.received}); v1 received ${primary.marked} with it`,
+    `every request staging received carried x-tapwire-mirror: 1 (${mirror.marked} of ${mirror.received}); v1 received ${primary.marked} with it`,
   );
 
   const rejected = t.rejected.reduce((n, r) => n + r.count, 0);
@@ -141,7 +141,7 @@ function runChecks(i: SummaryInput, t: DemoTotals): Check[] {
 
   for (const p of i.phases.filter((x) => x.mirror !== 'healthy')) {
     const check = clientDidNotWait(p, i.settings.mirrorTimeoutMs);
-    add(check.ok, `clients did not wait on v2 during ${p.name}: ${check.why}`);
+    add(check.ok, `clients did not wait on staging during ${p.name}: ${check.why}`);
   }
 
   if (i.metrics.error !== undefined) add(false, `GET /metrics failed: ${i.metrics.error}`);

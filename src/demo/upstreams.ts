@@ -1,5 +1,8 @@
 // The demo's sample upstreams: small JSON services on port 0 that count what they receive and can be
 // switched at run time into slow, resetting or down modes to show how tapwire treats a sick mirror.
+// Version v2 carries the planted regressions that compare must find; every version adds a random
+// requestId to its answers, the nondeterministic field the secondary teaches compare to ignore.
+import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -23,9 +26,18 @@ export interface UpstreamOptions {
   readonly host?: string;
   /** how long slow mode waits before answering */
   readonly slowMs?: number;
-  /** extra latency on GET /api/items: a deliberate, small regression of the candidate version */
-  readonly itemsDelayMs?: number;
+  /**
+   * v2, the candidate, has the planted regressions: `email` removed from users, item prices turned into
+   * strings, product pages 20% slower, and an occasional 500 on search.
+   */
+  readonly version?: 'v1' | 'v2';
+  readonly random?: () => number;
 }
+
+/** Product pages take this long on v1; v2 takes 20% longer. */
+export const PRODUCT_DELAY_MS = 100;
+/** How often v2 answers a search with a 500. */
+export const SEARCH_ERROR_RATE = 0.08;
 
 const MAX_BODY = 64 * 1024;
 const USERS = 1000;
@@ -34,7 +46,8 @@ export class DemoUpstream {
   readonly name: string;
   readonly host: string;
   readonly slowMs: number;
-  readonly #itemsDelayMs: number;
+  readonly version: 'v1' | 'v2';
+  readonly #random: () => number;
   readonly #server: Server;
   #port = 0;
   #mode: UpstreamMode = 'healthy';
@@ -48,7 +61,8 @@ export class DemoUpstream {
     this.name = opts.name;
     this.host = opts.host ?? '127.0.0.1';
     this.slowMs = opts.slowMs ?? 300;
-    this.#itemsDelayMs = opts.itemsDelayMs ?? 0;
+    this.version = opts.version ?? 'v1';
+    this.#random = opts.random ?? Math.random;
     this.#server = http.createServer((req, res) => this.#handle(req, res));
   }
 
@@ -151,16 +165,33 @@ export class DemoUpstream {
     const ok = (payload: unknown, delayMs = 0) => ({ status: 200, payload, delayMs });
     if (method === 'OPTIONS') return { status: 204, payload: undefined, delayMs: 0 };
     if (p === '/health' && read) return ok({ status: 'ok', upstream: this.name });
+    const v2 = this.version === 'v2';
+    const requestId = randomUUID();
     const user = /^\/api\/users\/(\d+)$/.exec(p);
     if (user && read) {
       const id = Number(user[1]);
-      if (id < 1 || id > USERS) return { status: 404, payload: { error: 'no such user', id }, delayMs: 0 };
-      return ok({ id, name: `user-${id}`, email: `user-${id}@example.com`, plan: id % 7 === 0 ? 'pro' : 'free', servedBy: this.name });
+      if (id < 1 || id > USERS) return { status: 404, payload: { error: 'no such user', id, requestId }, delayMs: 0 };
+      const plan = id % 7 === 0 ? 'pro' : 'free';
+      return ok(v2 ? { id, name: `user-${id}`, plan, requestId } : { id, name: `user-${id}`, email: `user-${id}@example.com`, plan, requestId });
     }
     if (p === '/api/items' && read) {
       const page = Math.max(1, Number(url.searchParams.get('page') ?? '1') || 1);
-      const items = Array.from({ length: 10 }, (_, i) => ({ id: (page - 1) * 10 + i + 1, title: `item ${(page - 1) * 10 + i + 1}` }));
-      return ok({ page, items, servedBy: this.name }, this.#itemsDelayMs);
+      const items = Array.from({ length: 10 }, (_, i) => {
+        const id = (page - 1) * 10 + i + 1;
+        const price = Math.round((5 + ((id * 37) % 90)) * 100) / 100 + 0.5;
+        return { id, title: `item ${id}`, price: v2 ? price.toFixed(2) : price };
+      });
+      return ok({ page, items, requestId });
+    }
+    const product = /^\/api\/products\/(\d+)$/.exec(p);
+    if (product && read) {
+      const id = Number(product[1]);
+      return ok({ id, name: `product ${id}`, stock: id % 13, requestId }, v2 ? PRODUCT_DELAY_MS * 1.2 : PRODUCT_DELAY_MS);
+    }
+    if (p === '/api/search' && read) {
+      if (v2 && this.#random() < SEARCH_ERROR_RATE) return { status: 500, payload: { error: 'internal error', requestId }, delayMs: 0 };
+      const q = (url.searchParams.get('q') ?? '').slice(0, 64);
+      return ok({ q, results: Array.from({ length: 3 }, (_, i) => ({ id: ((q.length * 31 + i * 7) % 100) + 1 })), requestId });
     }
     if (p === '/api/orders' && method === 'POST') {
       let order: unknown;
@@ -170,9 +201,9 @@ export class DemoUpstream {
         return { status: 400, payload: { error: 'invalid JSON' }, delayMs: 0 };
       }
       const items = (order as { items?: unknown }).items;
-      return { status: 201, payload: { orderId: ++this.#orders, items: Array.isArray(items) ? items.length : 0, servedBy: this.name }, delayMs: 0 };
+      return { status: 201, payload: { orderId: ++this.#orders, items: Array.isArray(items) ? items.length : 0, requestId }, delayMs: 0 };
     }
-    return { status: 404, payload: { error: 'not found' }, delayMs: 0 };
+    return { status: 404, payload: { error: 'not found', requestId }, delayMs: 0 };
   }
 }
 

@@ -8,6 +8,8 @@ interface DemoFlags {
   readonly rate: number;
   readonly concurrency: number;
   readonly json?: boolean;
+  readonly serve?: boolean;
+  readonly adminPort: number;
 }
 
 export function registerDemo(program: Command): void {
@@ -18,7 +20,14 @@ export function registerDemo(program: Command): void {
     .option('-r, --rate <n>', 'requests per second at most', numberArg(1, 5000), 200)
     .option('--concurrency <n>', 'client connections (requests in flight at most)', numberArg(1, 256, true), 16)
     .option('--json', 'print the summary as JSON on stdout; the human report goes to stderr')
-    .addHelpText('after', '\nExit status: 0 when every check holds, 1 when one fails. Ctrl-C stops the traffic and prints the summary.')
+    .option('--serve', 'after the traffic and the summary, keep tapwire and the dashboard up until Ctrl-C')
+    .option('--admin-port <n>', 'the admin port (dashboard, API, /metrics) on 127.0.0.1; 0 picks a free one', numberArg(0, 65535, true), 0)
+    .addHelpText(
+      'after',
+      '\nThe dashboard is at the admin address printed at the start. With TAPWIRE_ADMIN_TOKEN set, the admin API and the\n' +
+        'dashboard require that token (the dashboard asks for it once).\n' +
+        'Exit status: 0 when every check holds, 1 when one fails. Ctrl-C stops the traffic and prints the summary.',
+    )
     .action(async (flags: DemoFlags) => {
       await demo(flags);
     });
@@ -39,8 +48,21 @@ async function demo(flags: DemoFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await runDemo({ durationMs: flags.duration, rate: flags.rate, concurrency: flags.concurrency, say, signal: stop.signal });
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    // The token comes from the environment only: a command-line flag would show in `ps`.
+    const token = process.env.TAPWIRE_ADMIN_TOKEN;
+    const run = runDemo({
+      durationMs: flags.duration,
+      rate: flags.rate,
+      concurrency: flags.concurrency,
+      say,
+      signal: stop.signal,
+      adminPort: flags.adminPort,
+      ...(token !== undefined && token !== '' ? { adminToken: token } : {}),
+      ...(flags.serve === true ? { serve: true } : {}),
+      // printed when the traffic stops, so that with --serve a script gets it without waiting for Ctrl-C
+      ...(flags.json === true ? { onSummary: (s) => void process.stdout.write(`${JSON.stringify(s, null, 2)}\n`) } : {}),
+    });
+    const summary = await run;
     process.exitCode = summary.ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
