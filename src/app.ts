@@ -7,7 +7,7 @@ import { Tap } from './core/events.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { createAdminServer } from './admin/server.ts';
 import { compareApiFor } from './admin/compare.ts';
-import { createMetrics, registerAnalysisMetrics, registerCompareMetrics } from './admin/metrics.ts';
+import { createMetrics, registerAnalysisMetrics, registerCollectorMetrics, registerCompareMetrics } from './admin/metrics.ts';
 import { CompareEngine } from './compare/engine.ts';
 import { processorSettings } from './compare/processor.ts';
 import { AnalysisHooks, type AnalysisRouteSettings } from './analysis/observe.ts';
@@ -22,7 +22,13 @@ import type { Store } from './store/types.ts';
 import { createStats } from './admin/stats.ts';
 import { redactedConfig } from './config/redact.ts';
 import { Mirroring } from './mirror/dispatch.ts';
+import { sampleRequest } from './mirror/sample.ts';
+import { CaptureHooks } from './capture/observe.ts';
+import { CaptureWriter } from './capture/writer.ts';
+import { registerCaptureMetrics } from './admin/metrics.ts';
+import { randomBytes } from 'node:crypto';
 import { createHandler, type ProxySnapshot } from './proxy/handler.ts';
+import { createCollector, type Collector } from './collector/handler.ts';
 import { createListener } from './proxy/listener.ts';
 import { UpstreamPool } from './upstream/pool.ts';
 
@@ -43,6 +49,10 @@ export interface App {
   /** the store, once started */
   readonly store: Store | undefined;
   readonly mirroring: Mirroring;
+  /** the capture writer, once started with a route that captures (docs/capture.md) */
+  readonly capture: CaptureWriter | undefined;
+  /** collector mode (docs/collector.md): the copies a mesh sends; undefined in proxy mode */
+  readonly collector: Collector | undefined;
   readonly stats: ReturnType<typeof createStats>;
   readonly logger: Logger;
   /** the config currently serving */
@@ -97,10 +107,23 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
   const stats = createStats(tap);
   // set once the compare engine runs: which requests of a comparing route become trials (its budget)
   let admitTrial: ((route: string) => boolean) | undefined;
+  // Capture (docs/capture.md): sampled with the mirrors' sticky sampling; combined before mirroring, so that
+  // mirroring can hand the copies' answers of a captured request over (joinCapture).
+  let capture: CaptureWriter | undefined;
+  let offCapture: (() => void) | undefined;
+  const captureRandom = opts.random ?? Math.random;
+  const captureHooks = new CaptureHooks({
+    tap,
+    routes: initial.routes,
+    sample: (policy, info) => sampleRequest(policy, info, captureRandom),
+    sampledOut: (route) => capture?.sampledOut(route),
+  });
   const mirroring = new Mirroring(initial, {
+    joinCapture: (info) => captureHooks.join(info),
     tap,
     ...(opts.random ? { random: opts.random } : {}),
-    wantsTrial: (route) => admitTrial?.(route) ?? true,
+    // collector mode: a trial needs a reference (asked first, so a copy without one takes nothing from compare's budget)
+    wantsTrial: (route) => (collector?.referenceAvailable() ?? true) && (admitTrial?.(route) ?? true),
   });
   // log.access: one line per answered request, from the exchange event only (nothing a client sent is logged).
   const offAccess = initial.log.access
@@ -231,9 +254,42 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
           },
         });
 
+  // Collector mode: the same listener, a handler that answers the mesh at once and sends each copy to the
+  // reference (the route's primary), the candidates and the secondary (src/collector).
+  const collector: Collector | undefined =
+    initial.mode === 'collector'
+      ? createCollector(initial, {
+          config: () => snapshot.config,
+          hooks: mirroring,
+          tap,
+          proto: initial.listen.tls ? 'https' : 'http',
+          draining: () => draining,
+          listener: registerCollectorMetrics(metrics.registry, { inFlight: () => collector?.stats() ?? [] }),
+        })
+      : undefined;
+  const startCapture = (config: ResolvedConfig): void => {
+    if (capture || config.capture.file === undefined || !config.routes.some((r) => r.capture)) return;
+    let key: string | Buffer | undefined = config.capture.redact.key;
+    if (key === undefined) {
+      key = randomBytes(32);
+      logger.warn('capture.redact.key is not set: secrets are hashed with a random key of this process, so hashes correlate within this run only; set it (e.g. ${TAPWIRE_CAPTURE_KEY})');
+    }
+    const writer = new CaptureWriter({
+      settings: config.capture,
+      key,
+      maxBodyBytes: (route) => snapshot.config.routes.find((r) => r.name === route)?.capture?.maxBodyBytes ?? 65_536,
+      onWarn: (message, err) => logger.warn({ err }, message),
+    });
+    capture = writer;
+    // After the client was answered: the capture event comes once the primary and every copy are done.
+    offCapture = tap.on('capture', (t) => writer.offer(t));
+    logger.info({ file: config.capture.file, gzip: config.capture.gzip }, 'capturing');
+  };
+  registerCaptureMetrics(metrics.registry, { stats: () => capture?.stats() });
+
   const handler = createHandler({
     snapshot: () => snapshot,
-    hooks: combineHooks(mirroring, analysisHooks),
+    hooks: combineHooks(captureHooks, mirroring, analysisHooks),
     tap,
     proto: initial.listen.tls ? 'https' : 'http',
     draining: () => draining,
@@ -242,10 +298,16 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
   const app: App = {
     tap,
     mirroring,
+    get collector() {
+      return collector;
+    },
     stats,
     logger,
     get compare() {
       return engine;
+    },
+    get capture() {
+      return capture;
     },
     get analysis() {
       return pipeline;
@@ -263,6 +325,7 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       // The store opens first: a store that cannot open stops tapwire before anything listens.
       store = await openStore(config.storage, { ...(config.source ? { baseDir: dirname(config.source) } : {}) });
       startCompare(config);
+      startCapture(config);
       await startAnalysis(config);
       const retention = (): void => {
         const c = snapshot.config.compare.retention;
@@ -270,7 +333,7 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       };
       pruneTimer = setInterval(retention, PRUNE_INTERVAL_MS);
       pruneTimer.unref();
-      server = createListener(config, handler, tap);
+      server = createListener(config, collector?.handler ?? handler, tap);
       const s = server;
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
@@ -297,6 +360,11 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
       const old = snapshot;
       snapshot = { config, pools: buildPools(config, old.pools) };
       mirroring.apply(config);
+      captureHooks.apply(config.routes);
+      if (capture) capture.apply(config.capture);
+      else startCapture(config);
+      collector?.apply(config);
+      if (config.mode !== old.config.mode) logger.warn(`mode changes need a restart; still running in ${old.config.mode} mode`);
       comparing = new Set(config.routes.filter((r) => r.compare).map((r) => r.name));
       if (engine) engine.apply(compareSettings(config));
       else startCompare(config);
@@ -335,8 +403,13 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
         clearTimeout(timer);
         s.closeAllConnections();
       }
-      await mirroring.drain(Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started)));
+      const drainLeft = Math.max(0, config.shutdown.drainTimeoutMs - (Date.now() - started));
+      await Promise.all([mirroring.drain(drainLeft), collector?.drain(drainLeft)]);
       await mirroring.close();
+      // What was captured reaches its file (every copy is over: the drain above waited for them).
+      offCapture?.();
+      await capture?.close().catch((err: unknown) => logger.warn({ err }, 'capture did not stop cleanly'));
+      await collector?.close();
       // What was compared reaches the store before it closes (bounded: close() waits at most a few seconds).
       offTrial?.();
       clearInterval(pruneTimer);

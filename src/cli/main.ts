@@ -6,6 +6,10 @@ import { registerValidate } from './commands/validate.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerReport } from './commands/report.ts';
 import { registerFindings } from './commands/findings.ts';
+import { registerRecord } from './commands/record.ts';
+import { registerReplay } from './commands/replay.ts';
+import { registerExport } from './commands/export.ts';
+import { registerImport } from './commands/import.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,6 +25,10 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerReport(program);
   registerFindings(program);
+  registerRecord(program);
+  registerReplay(program);
+  registerExport(program);
+  registerImport(program);
   return program;
 }
 

@@ -2,6 +2,7 @@
 import { checkTemplate } from '../compare/endpoint.ts';
 import { checkRule, parseArrayMode } from '../compare/rules.ts';
 import { DEFAULT_DETECTOR_OPTIONS } from '../analysis/detectors.ts';
+import { parseRedactPath } from '../compare/aggregate.ts';
 import { compileSignatures, SignatureRuleError } from '../analysis/signatures.ts';
 import type { Path, RawIssue } from './issues.ts';
 import { isLoopback, isWildcard } from './net.ts';
@@ -42,6 +43,37 @@ function checkAnalysis(a: ValidConfig['analysis'], add: (path: Path, message: st
       add(path, e.reason);
     } else add(['analysis', 'signatures'], e instanceof Error ? e.message : String(e));
   }
+}
+
+/** Capture writes files only (the store is a later version); redaction paths use the compare examples' syntax. */
+function checkCapture(config: ValidConfig, add: (path: Path, message: string) => void): void {
+  const c = config.capture;
+  if (c.file === 'store') add(['capture', 'file'], 'capturing into the store is not supported in this version; give a directory (ending in /) or a file prefix');
+  c.redact.json.forEach((p, i) => {
+    if (parseRedactPath(p) === undefined) add(['capture', 'redact', 'json', i], `"${p}" must be a JSON path like $.password, $.user.token, $.items[*].secret or $..password`);
+  });
+  if (c.file !== undefined) return;
+  config.routes.forEach((r, i) => {
+    if (r.capture) add(['routes', i, 'capture'], 'needs capture.file (a directory or a file prefix) to write to');
+  });
+}
+
+/**
+ * Collector mode: the reference is usually production, so a write reaches it only when listed in
+ * collector.reference.methods AND every primary it may go to is sandboxed (the same rule as a mirror's).
+ */
+function checkCollector(config: ValidConfig, add: (path: Path, message: string) => void): void {
+  if (config.mode !== 'collector') return;
+  const writes = config.collector.reference.methods.filter((x) => !SAFE_METHODS.has(x));
+  if (writes.length > 0) {
+    const open = [...new Set(config.routes.map((r) => r.primary))].filter((u) => Object.hasOwn(config.upstreams, u) && !config.upstreams[u]!.sandboxed);
+    if (open.length > 0) {
+      add(['collector', 'reference', 'methods'], `${writes.join(', ')} change state: the reference gets writes only when its upstream has sandboxed: true (not sandboxed: ${open.join(', ')})`);
+    }
+  }
+  config.routes.forEach((r, i) => {
+    if (r.analyze) add(['routes', i, 'analyze'], 'traffic analysis is not available in collector mode yet; run it in proxy mode');
+  });
 }
 
 /** Compare rules are compiled by the differ itself, so what validates here is exactly what runs. */
@@ -97,6 +129,8 @@ export function crossCheck(config: ValidConfig): RawIssue[] {
   }
 
   checkAnalysis(config.analysis, add);
+  checkCapture(config, add);
+  checkCollector(config, add);
 
   const firstByName = new Map<string, number>();
   config.routes.forEach((route, r) => {

@@ -67,6 +67,17 @@ export function resolveConfig(v: ValidConfig, files: ConfigFiles, opts: ResolveO
   }
   const config: ResolvedConfig = {
     ...(opts.source !== undefined ? { source: opts.source } : {}),
+    mode: v.mode,
+    collector: {
+      respondStatus: v.collector.respond.status,
+      stripHostSuffix: v.collector.stripHostSuffix,
+      reference: {
+        methods: unique(v.collector.reference.methods),
+        ...(v.collector.reference.timeout !== undefined ? { timeoutMs: v.collector.reference.timeout } : {}),
+        maxInFlight: v.collector.reference.maxInFlight,
+        maxBodyBytes: v.collector.reference.maxBodyBytes,
+      },
+    },
     listen: { host: v.listen.host, port: v.listen.port, ...(files.listenTls ? { tls: files.listenTls } : {}) },
     admin: { host: v.admin.listen.host, port: v.admin.listen.port, ...(v.admin.token !== undefined ? { token: v.admin.token } : {}) },
     storage: resolveStorage(v.storage, opts.baseDir),
@@ -98,6 +109,7 @@ export function resolveConfig(v: ValidConfig, files: ConfigFiles, opts: ResolveO
       },
       alerts: v.analysis.alerts.map((a) => ({ ...a })),
     },
+    capture: resolveCapture(v, opts.baseDir),
     shutdown: { drainTimeoutMs: v.shutdown.drainTimeout, delayMs: v.shutdown.delay },
     log: { level: v.log.level, access: v.log.access },
     upstreams,
@@ -163,6 +175,27 @@ function resolveRoute(r: Route, v: ValidConfig, upstreams: ReadonlyMap<string, R
     ...(r.timeout !== undefined ? { timeoutMs: r.timeout } : {}),
     ...(compare ? { compare } : {}),
     analyze: r.analyze,
+    ...(r.capture ? { capture: { percentage: r.capture.percentage, sampleBy: r.capture.sampleBy, maxBodyBytes: r.capture.maxBodyBytes } } : {}),
+  };
+}
+
+/** capture.file is relative to the config file, like sqlite:PATH; a trailing slash (a directory) is kept. */
+function resolveCapture(v: ValidConfig, baseDir: string | undefined): ResolvedConfig['capture'] {
+  const c = v.capture;
+  const file = c.file === undefined ? undefined : resolvePath(baseDir ?? '.', c.file) + (/[/\\]$/.test(c.file) ? '/' : '');
+  return {
+    ...(file !== undefined ? { file } : {}),
+    rotate: { maxBytes: c.rotate.maxBytes, maxAgeMs: c.rotate.maxAge },
+    gzip: c.gzip,
+    queue: c.queue,
+    flushIntervalMs: c.flushInterval,
+    redact: {
+      headers: unique(c.redact.headers.map((h) => h.toLowerCase())),
+      query: unique(c.redact.query),
+      cookies: unique(c.redact.cookies),
+      json: unique(c.redact.json),
+      ...(c.redact.key !== undefined ? { key: c.redact.key } : {}),
+    },
   };
 }
 

@@ -261,6 +261,59 @@ const analysis = z.strictObject({
   alerts: z.array(alertSink).default([]),
 });
 
+/** A route's capture policy (docs/capture.md): which requests are written, and how much of each body. */
+const routeCapture = z.strictObject({
+  percentage: between(0, 100).default(100),
+  sampleBy: sampleBy.prefault('random'),
+  /** request and response bodies are kept up to this (the response also up to mirroring.maxResponseBytes) */
+  maxBodyBytes: size().prefault('64KiB'),
+});
+
+/** Where and how captured trials are written (docs/capture.md). */
+const captureGlobal = z.strictObject({
+  /** a directory (files named capture-TIME-SEQ.ndjson) or a file prefix (PREFIX-TIME-SEQ.ndjson) */
+  file: nonEmpty('the capture path').optional(),
+  rotate: z.strictObject({ maxBytes: size({ min: 1 }).prefault('64MiB'), maxAge: duration().prefault('1h') }).prefault({}),
+  gzip: z.boolean().default(false),
+  /** trials waiting to be written; past it they are dropped and counted */
+  queue: atLeast(1).default(10_000),
+  /** how long a written line may wait before it reaches the file */
+  flushInterval: duration().prefault('1s'),
+  redact: z
+    .strictObject({
+      /** on top of Authorization, Cookie, Set-Cookie, Proxy-Authorization and secret-looking names */
+      headers: z.array(headerName).default([]),
+      query: z.array(nonEmpty('a query parameter name')).default([]),
+      cookies: z.array(nonEmpty('a cookie name')).default([]),
+      json: z.array(jsonPath).default([]),
+      /** the HMAC key of the hashes; without it, a random key per process (hashes then correlate within one run only) */
+      key: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    })
+    .prefault({}),
+});
+
+/** Collector mode (docs/collector.md): tapwire is the mirror target of a mesh; it answers the mesh at once. */
+const collector = z.strictObject({
+  /** what the mesh gets back (it discards it): this status with an empty body */
+  respond: z
+    .strictObject({ status: z.literal([200, 202, 204]).default(202) })
+    .prefault({}),
+  /** removed from the end of the Host's name when present (Envoy and Istio append -shadow); "" keeps the Host as received */
+  stripHostSuffix: z.string().regex(/^[A-Za-z0-9._-]{0,63}$/, { error: 'must be a host-name fragment like "-shadow", or "" to keep the Host' }).default('-shadow'),
+  /** the request to the route's primary (the reference the candidates are compared with) */
+  reference: z
+    .strictObject({
+      /** writes reach the reference only when listed here AND its upstream is sandboxed: it is usually production */
+      methods: list(method, 'method').prefault(['GET', 'HEAD', 'OPTIONS']),
+      /** default: the primary upstream's timeout (or the route's), at most 5s */
+      timeout: duration().optional(),
+      maxInFlight: atLeast(1).default(100),
+      /** larger request bodies get no reference (the copies still go out; the trial is not compared) */
+      maxBodyBytes: size().prefault('1MiB'),
+    })
+    .prefault({}),
+});
+
 const route = z.strictObject({
   name: name('route'),
   match: match.prefault({}),
@@ -272,10 +325,15 @@ const route = z.strictObject({
   compare: compare.optional(),
   /** send this route's requests to traffic analysis (with or without mirrors) */
   analyze: z.boolean().default(false),
+  /** write this route's trials to the capture files (with or without mirrors) */
+  capture: routeCapture.optional(),
 });
 
 export const configSchema = z.strictObject({
   listen,
+  /** proxy: clients talk to tapwire; collector: a mesh mirrors to tapwire (docs/collector.md) */
+  mode: z.enum(['proxy', 'collector']).default('proxy'),
+  collector: collector.prefault({}),
   admin: admin.prefault({}),
   storage: storage.default('memory'),
   trustedProxies: z.array(cidr).default([]),
@@ -283,6 +341,7 @@ export const configSchema = z.strictObject({
   mirroring: mirroring.prefault({}),
   compare: compareGlobal.prefault({}),
   analysis: analysis.prefault({}),
+  capture: captureGlobal.prefault({}),
   shutdown: shutdown.prefault({}),
   log: log.prefault({}),
   upstreams: z.record(name('upstream'), upstream).refine((u) => Object.keys(u).length > 0, { error: 'must define at least one upstream' }),

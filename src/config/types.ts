@@ -134,6 +134,33 @@ export interface ResolvedRoute {
   readonly compare?: ResolvedCompare;
   /** requests go to traffic analysis */
   readonly analyze: boolean;
+  /** this route's trials are captured (docs/capture.md) */
+  readonly capture?: ResolvedRouteCapture;
+}
+
+export interface ResolvedRouteCapture {
+  /** 0..100 */
+  readonly percentage: number;
+  readonly sampleBy: SampleBy;
+  readonly maxBodyBytes: number;
+}
+
+export interface ResolvedCapture {
+  /** absolute: a directory, or a file prefix in a directory; undefined when nothing captures */
+  readonly file?: string;
+  readonly rotate: { readonly maxBytes: number; readonly maxAgeMs: number };
+  readonly gzip: boolean;
+  readonly queue: number;
+  readonly flushIntervalMs: number;
+  readonly redact: {
+    /** lower-case, on top of the always-secret ones */
+    readonly headers: readonly string[];
+    readonly query: readonly string[];
+    readonly cookies: readonly string[];
+    readonly json: readonly string[];
+    /** the HMAC key; undefined: a random key per process */
+    readonly key?: string;
+  };
 }
 
 export interface ResolvedSignatureRule {
@@ -195,9 +222,27 @@ export interface ResolvedMirroring {
   readonly connectTimeoutMs: number;
 }
 
+/** Collector mode (docs/collector.md): the answer to the mesh, the Host suffix to strip, the reference's bounds. */
+export interface ResolvedCollector {
+  readonly respondStatus: 200 | 202 | 204;
+  /** '' keeps the Host as received */
+  readonly stripHostSuffix: string;
+  readonly reference: {
+    /** upper-case; writes only when listed and the primary is sandboxed (checked at load) */
+    readonly methods: readonly string[];
+    /** undefined: the route's or primary upstream's timeout, at most 5 s */
+    readonly timeoutMs?: number;
+    readonly maxInFlight: number;
+    readonly maxBodyBytes: number;
+  };
+}
+
 export interface ResolvedConfig {
   /** absolute path of the file, when loaded from one */
   readonly source?: string;
+  /** proxy (inline) or collector (the mirror target of a mesh) */
+  readonly mode: 'proxy' | 'collector';
+  readonly collector: ResolvedCollector;
   readonly listen: HostPort & { readonly tls?: ResolvedTls };
   readonly admin: HostPort & { readonly token?: string };
   readonly storage: string;
@@ -206,6 +251,7 @@ export interface ResolvedConfig {
   readonly mirroring: ResolvedMirroring;
   readonly compare: ResolvedCompareGlobal;
   readonly analysis: ResolvedAnalysis;
+  readonly capture: ResolvedCapture;
   readonly shutdown: { readonly drainTimeoutMs: number; readonly delayMs: number };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly access: boolean };
   readonly upstreams: ReadonlyMap<string, ResolvedUpstream>;

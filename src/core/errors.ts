@@ -17,9 +17,12 @@ export const ERROR_CODES = {
   TW_ERR_UPSTREAM_TLS: 'the TLS handshake with the primary failed (502)',
   TW_ERR_UPSTREAM_TIMEOUT: 'the primary did not answer within its timeout (504)',
   TW_ERR_SHUTTING_DOWN: 'tapwire is draining and refuses new work (503)',
+  TW_ERR_MIRROR_LOOP: 'collector mode received a request carrying x-tapwire-mirror: a copy tapwire sent was mirrored back to it (508)',
   TW_ERR_ADMIN_UNAUTHORIZED: 'the admin API needs a valid bearer token (401)',
   TW_ERR_ADMIN_BAD_REQUEST: 'the admin API request is invalid (400/405/415)',
+  TW_ERR_ADMIN_BUSY: 'too many dashboard live-event clients (503) or failed logins (429); try again later',
   TW_ERR_STORE: 'the store could not be opened, read or written (the message names the store and the reason)',
+  TW_ERR_CAPTURE: 'a capture file could not be written or read (a newer format version, an unreadable path)',
   TW_ERR_INTERNAL: 'an unexpected internal failure (500); always a bug',
 } as const;
 

@@ -44,6 +44,8 @@ export interface TapEvents {
   copyStart: CopyStartEvent;
   copyEnd: CopyEndEvent;
   trial: Trial;
+  /** a trial a route's capture sampled (bodies cut to capture.maxBodyBytes); the capture writer subscribes */
+  capture: Trial;
   reject: RejectEvent;
   reload: ConfigEvent;
 }
@@ -56,6 +58,7 @@ export class Tap {
     copyStart: [],
     copyEnd: [],
     trial: [],
+    capture: [],
     reject: [],
     reload: [],
   };

@@ -26,6 +26,11 @@ export interface MirroringOptions {
    * whenever someone listens to `trial`.
    */
   readonly wantsTrial?: (route: string) => boolean;
+  /**
+   * For a captured route: asked once per request whose copies go out; a function back means capture follows this
+   * request and gets the copies' exchanges (bodies kept) once every copy is over.
+   */
+  readonly joinCapture?: (info: RequestInfo) => ((mirrors: readonly Exchange[]) => void) | undefined;
 }
 
 /** One copy being prepared or in flight. */
@@ -43,6 +48,7 @@ export class Mirroring implements ProxyHooks {
   readonly #tap: Tap;
   readonly #random: () => number;
   readonly #wantsTrial: ((route: string) => boolean) | undefined;
+  readonly #joinCapture: MirroringOptions['joinCapture'];
   #config!: ResolvedConfig;
   #routes = new Map<string, ResolvedRoute>();
   #pools = new Map<string, { key: string; pool: MirrorPool }>();
@@ -56,6 +62,7 @@ export class Mirroring implements ProxyHooks {
     this.#tap = opts.tap;
     this.#random = opts.random ?? Math.random;
     this.#wantsTrial = opts.wantsTrial;
+    this.#joinCapture = opts.joinCapture;
     this.apply(config);
   }
 
@@ -160,10 +167,11 @@ export class Mirroring implements ProxyHooks {
       }
     }
     if (copies.length === 0) return undefined;
-    return this.#follow(route, info, copies, wantsTrial());
+    const join = route.capture && this.#joinCapture ? this.#joinCapture(info) : undefined;
+    return this.#follow(route, info, copies, wantsTrial(), join);
   }
 
-  #follow(route: ResolvedRoute, info: RequestInfo, copies: Copy[], wantsTrial: boolean): RequestObserver {
+  #follow(route: ResolvedRoute, info: RequestInfo, copies: Copy[], wantsTrial: boolean, join?: (mirrors: readonly Exchange[]) => void): RequestObserver {
     const maxBuffered = this.#config.mirroring.maxBufferedBytes;
     let chunks: Buffer[] | undefined;
     let bytes = 0;
@@ -190,6 +198,7 @@ export class Mirroring implements ProxyHooks {
     };
     const settled = (): void => {
       pending--;
+      if (pending === 0) join?.(copies.flatMap((c) => (c.exchange ? [c.exchange] : [])));
       emitTrial();
     };
     const dropAll = (outcome: Outcome): void => {
@@ -227,7 +236,7 @@ export class Mirroring implements ProxyHooks {
         const sendBody = body;
         for (const c of copies) {
           if (c.done) continue;
-          this.#send(route, info, c, sendBody, wantsTrial, settled);
+          this.#send(route, info, c, sendBody, wantsTrial || join !== undefined, settled);
         }
         release();
       },

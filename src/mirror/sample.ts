@@ -2,6 +2,7 @@
 // instance, and because the hash depends on the key alone, a mirror at 10% gets a subset of the keys a
 // mirror at 30% gets ("the same X% to several targets", asked of Envoy).
 import type { SampleBy } from '../config/types.ts';
+import type { RequestInfo } from '../core/hooks.ts';
 
 /** FNV-1a over the UTF-16 code units, then murmur3's finaliser so nearby keys spread evenly. */
 export function hashKey(key: string): number {
@@ -63,4 +64,28 @@ export function cookieValue(cookieHeader: string | undefined, name: string): str
     if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/** The sampling input of a request the proxy observed (header, cookie and query looked up on demand). */
+export function sampleInputOf(info: RequestInfo): SampleInput {
+  const header = (name: string): string | undefined => {
+    for (let i = 0; i + 1 < info.headers.length; i += 2) if (info.headers[i]!.toLowerCase() === name) return info.headers[i + 1];
+    return undefined;
+  };
+  let query: URLSearchParams | undefined;
+  return {
+    header,
+    cookie: (n) => cookieValue(header('cookie'), n),
+    query: (n) => {
+      query ??= new URLSearchParams(info.path.includes('?') ? info.path.slice(info.path.indexOf('?') + 1) : '');
+      return query.get(n) ?? undefined;
+    },
+    source: info.source,
+  };
+}
+
+/** One policy's decision for a request (capture uses it: the same sticky keys as the mirrors). */
+export function sampleRequest(policy: { readonly percentage: number; readonly sampleBy: SampleBy }, info: RequestInfo, random: () => number): boolean {
+  if (policy.percentage >= 100) return true;
+  return shouldSample(policy.percentage, sampleKey(policy.sampleBy, sampleInputOf(info)), random);
 }

@@ -127,7 +127,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     const fwd = requestHeaders(req.rawHeaders, { clientAddress: source, proto: deps.proto, chunked: false });
     const hasBody = contentLength !== 0;
 
-    const observer: RequestObserver | undefined = route.mirrors.length > 0 || route.analyze
+    const observer: RequestObserver | undefined = route.mirrors.length > 0 || route.analyze || route.capture !== undefined
       ? hooks.observe({
           route: route.name,
           at: Date.now(),
