@@ -88,7 +88,7 @@ export async function offlineVerdict(file: string, route: string | undefined, io
     const api = compareApiFor(() => store, () => config);
     return await api.verdict(route !== undefined ? { route } : {});
   } catch (err) {
-    throw new ReportError(`cannot read the verdict from ${spec.kind === 'sqlite' ? spec.path : config.storage}: ${(err as Error).message}`);
+    throw new ReportError(`cannot read the verdict from ${spec.kind === 'sqlite' ? spec.path : config.storage.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`);
   } finally {
     await store.close().catch(() => undefined);
   }
