@@ -43,6 +43,11 @@ export interface ExchangeOptions {
   readonly localAddress?: string;
   /** instead of counting responses: done once this long passes without a byte after a non-closing answer */
   readonly quietMs?: number;
+  /**
+   * asked when the quiet time is up: true to keep waiting (up to timeoutMs), for example while an upstream has
+   * received more requests than the answers seen so far (an answer on its way on a slow machine, not a lost one)
+   */
+  readonly stillExpecting?: (responses: readonly WireResponse[]) => boolean;
 }
 
 interface Parsed {
@@ -153,7 +158,12 @@ export function exchange(port: number, input: Buffer | readonly Step[], opts: Ex
         } else if (opts.quietMs !== undefined) {
           if (!closeTimer) {
             clearTimeout(quietTimer);
-            quietTimer = setTimeout(() => finish(false), opts.quietMs);
+            const quiet = opts.quietMs;
+            const onQuiet = (): void => {
+              if (opts.stillExpecting?.(responses)) quietTimer = setTimeout(onQuiet, quiet);
+              else finish(false);
+            };
+            quietTimer = setTimeout(onQuiet, quiet);
           }
         } else if (responses.length >= want && !closeTimer) {
           // Everything asked for arrived on a connection that stays open: done.
