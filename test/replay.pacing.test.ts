@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { Schedule, parseRate, parseSpeed, PacingError } from '../src/replay/pacing.ts';
 import { startReplay } from '../src/replay/run.ts';
 import { targetPool } from '../src/replay/send.ts';
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { emptyReadStats } from '../src/capture/read.ts';
+import { parseFilter } from '../src/replay/filter.ts';
 import { entry, target, tempDir } from './helpers/replay-fixtures.ts';
 
 const T0 = 1_700_000_000_000;
@@ -100,6 +103,42 @@ test('--loop with --duration repeats the input and stops at the duration', async
     assert.ok(s.passes >= 5, `passes ${s.passes}`);
     assert.ok(s.sent >= 25 && s.sent <= 31, `sent ${s.sent} (30 due in 300 ms)`);
     assert.ok(s.elapsedMs < 1500);
+  } finally {
+    await t.close();
+    await dir.remove();
+  }
+});
+
+test('a looped input is parsed once: later passes send the same requests in the same order from memory, counting reads and skips per pass', async () => {
+  const dir = await tempDir();
+  const t = await target();
+  try {
+    // 4 sendable entries (out of recorded order) and one skipped by the filter
+    const entries = [entry({ path: '/m/2', at: T0 + 20 }), entry({ path: '/m/0', at: T0 }), entry({ path: '/skip', at: T0 + 5 }), entry({ path: '/m/1', at: T0 + 10 }), entry({ path: '/m/3', at: T0 + 30 })];
+    const file = await dir.write('c.ndjson', entries);
+    const pool = targetPool([new URL(t.url)], { connections: 1, connectTimeoutMs: 2000 });
+    const readStats = emptyReadStats();
+    const ac = new AbortController();
+    const run = startReplay({
+      input: file, dispatcher: pool, basePath: '', pacing: { kind: 'speed', factor: 1 }, concurrency: 1, loop: true,
+      filters: [parseFilter('path:/m/')], headers: [], timeoutMs: 5000, keep: false, cap: 1024, readStats, signal: ac.signal,
+    });
+    // once the first pass is under way the file goes: later passes can only come from memory
+    const until = async (n: number) => {
+      for (let i = 0; i < 400 && t.seen.length < n; i++) await sleep(5);
+    };
+    await until(1);
+    await rm(file);
+    await until(12);
+    ac.abort();
+    const s = await run.done;
+    await pool.close();
+    const pass = ['/m/0', '/m/1', '/m/2', '/m/3'];
+    assert.deepEqual(t.seen.slice(0, 12).map((x) => x.url), [...pass, ...pass, ...pass]);
+    assert.ok(s.passes >= 3, `passes ${s.passes}`);
+    assert.equal(s.read, s.passes * 5, 'every pass counts the five entries it read');
+    assert.equal(s.skipped.filtered, s.passes, 'and the one it skipped');
+    assert.equal(readStats.files, 1, 'the file was read once');
   } finally {
     await t.close();
     await dir.remove();

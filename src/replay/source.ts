@@ -5,7 +5,7 @@ import type { HarEntry } from '../capture/har.ts';
 import { readCapture, type ReadStats } from '../capture/read.ts';
 import { compileFilters, type Filter } from './filter.ts';
 import { Schedule, type Pacing } from './pacing.ts';
-import { pathOf, replayRequest, type HeaderOverride, type ReplayRequest } from './request.ts';
+import { pathOf, replayRequest, type HeaderOverride, type ReplayRequest, type SkipReason } from './request.ts';
 import type { ReplayStats } from './stats.ts';
 
 export interface Planned {
@@ -17,6 +17,27 @@ export interface Planned {
 
 /** Entries held to restore start-time order; a later entry that started before all of them is sent late. */
 export const REORDER_WINDOW = 1024;
+
+/**
+ * A looped input whose sendable entries fit in this many bytes (estimated from their text) is read and parsed
+ * once: later passes send from memory, so an unpaced loop measures the target, not our JSON parser. A larger
+ * input is read again each pass, in constant memory.
+ */
+export const LOOP_CACHE_BYTES = 128 * 1024 * 1024;
+
+/** What an entry costs to keep in memory, roughly: its text. */
+function estimatedBytes(e: HarEntry, r: ReplayRequest): number {
+  let n = 256 + e.request.url.length + (r.body?.length ?? 0) + (e.response.content.text?.length ?? 0);
+  for (const h of e.request.headers) n += h.name.length + h.value.length + 32;
+  for (const h of e.response.headers) n += h.name.length + h.value.length + 32;
+  return n;
+}
+
+interface Cached {
+  readonly entry: HarEntry;
+  readonly request: ReplayRequest;
+  readonly at: number;
+}
 
 export interface SourceOptions {
   readonly input: string;
@@ -39,9 +60,20 @@ export async function* plannedRequests(opts: SourceOptions, stats: ReplayStats):
   const schedule = new Schedule(opts.pacing);
   const keep = compileFilters(opts.filters);
   const reorder = opts.pacing.kind === 'speed';
+  // The first pass, in the order it was sent, while it fits (loop only); then what it read, skipped and sent.
+  let cache: Cached[] | undefined = opts.loop ? [] : undefined;
+  let cacheBytes = 0;
+  const keepForLoop = (c: Cached): void => {
+    if (!cache) return;
+    cacheBytes += estimatedBytes(c.entry, c.request);
+    if (cacheBytes > LOOP_CACHE_BYTES) cache = undefined;
+    else cache.push(c);
+  };
   for (;;) {
     stats.passes++;
     let sendable = 0;
+    const skipsBefore = { ...stats.skipped };
+    const readBefore = stats.read;
     const heap = new MinHeap<{ at: number; seq: number; entry: HarEntry; request: ReplayRequest }>((a, b) => a.at - b.at || a.seq - b.seq);
     let seq = 0;
     for await (const entry of readCapture(opts.input, opts.readStats)) {
@@ -63,22 +95,42 @@ export async function* plannedRequests(opts: SourceOptions, stats: ReplayStats):
       }
       sendable++;
       if (!reorder) {
+        keepForLoop({ entry, request, at: 0 });
         yield { entry, request, due: schedule.next(0) };
         continue;
       }
       heap.push({ at: startedAt(entry), seq: seq++, entry, request });
       if (heap.size > REORDER_WINDOW) {
         const first = heap.pop()!;
+        keepForLoop(first);
         yield { entry: first.entry, request: first.request, due: schedule.next(first.at) };
       }
     }
     for (let first = heap.pop(); first !== undefined; first = heap.pop()) {
       if (opts.stopped()) return;
+      keepForLoop(first);
       yield { entry: first.entry, request: first.request, due: schedule.next(first.at) };
     }
     // A loop over an input with nothing to send would spin: one empty pass ends the replay.
     if (!opts.loop || sendable === 0 || opts.stopped()) return;
     schedule.newPass();
+    if (cache) {
+      // Every later pass from memory, counted as if read again: the same reads and skips per pass.
+      const read = stats.read - readBefore;
+      const skipped = Object.entries(stats.skipped).map(([k, v]) => [k as SkipReason, (v ?? 0) - (skipsBefore[k as SkipReason] ?? 0)] as const);
+      const passes = cache;
+      for (;;) {
+        stats.passes++;
+        stats.read += read;
+        for (const [reason, n] of skipped) if (n > 0) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+        for (const c of passes) {
+          if (opts.stopped()) return;
+          yield { entry: c.entry, request: c.request, due: schedule.next(c.at) };
+        }
+        if (opts.stopped()) return;
+        schedule.newPass();
+      }
+    }
   }
 }
 
