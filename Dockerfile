@@ -15,6 +15,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
+COPY scripts/copy-assets.mjs ./scripts/copy-assets.mjs
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
@@ -32,8 +33,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/dist ./dist
-# The dashboard's static files are read from the sources (src/admin/dashboard.ts falls back to them from dist/).
-COPY --from=build /src/src/admin/assets ./src/admin/assets
+# The dashboard's static files are in dist/admin/assets (npm run build copies them beside the compiled code).
 USER 10001:10001
 # SQLite (storage: sqlite:/var/lib/tapwire/tapwire.db) lives on a volume; the root filesystem can be read-only.
 VOLUME ["/var/lib/tapwire"]

@@ -25,6 +25,7 @@ import { Mirroring } from './mirror/dispatch.ts';
 import { sampleRequest } from './mirror/sample.ts';
 import { CaptureHooks } from './capture/observe.ts';
 import { CaptureWriter } from './capture/writer.ts';
+import { listCaptures, previewCapture } from './capture/catalog.ts';
 import { registerCaptureMetrics } from './admin/metrics.ts';
 import { randomBytes } from 'node:crypto';
 import { createHandler, type ProxySnapshot } from './proxy/handler.ts';
@@ -251,6 +252,20 @@ export function buildApp(initial: ResolvedConfig, opts: AppOptions = {}): App {
             },
             performance: () => (pipeline ? pipeline.perf.snapshot(Date.now()) : undefined),
             stats: () => (pipeline ? { ...pipeline.stats(), alerts: alerts?.stats() ?? [] } : undefined),
+          },
+          captures: {
+            list: async () => {
+              const config = snapshot.config;
+              const routes = config.routes.flatMap((r) => (r.capture ? [{ route: r.name, percentage: r.capture.percentage, sampleBy: r.capture.sampleBy.kind, maxBodyBytes: r.capture.maxBodyBytes }] : []));
+              const file = config.capture.file;
+              if (file === undefined) return { configured: false, routes, files: [], replays: [] };
+              const writer = capture?.stats();
+              return { configured: true, gzip: config.capture.gzip, routes, ...(writer ? { writer } : {}), ...(await listCaptures(file, writer?.file)) };
+            },
+            preview: async (name, limit) => {
+              const file = snapshot.config.capture.file;
+              return file === undefined ? undefined : previewCapture(file, name, limit);
+            },
           },
         });
 

@@ -193,8 +193,39 @@ describe('the dashboard against `tapwire demo --serve`', { skip: skip ?? false, 
     assert.equal(await page.getByTestId('finding-title').textContent(), injection.title);
   });
 
-  it('captures and configuration: an explained empty state, and the configuration with the token redacted', async () => {
-    await visit('#/captures', '[data-testid=empty-state]', 'captures');
+  it("captures and replays: the demo's capture files and its replay against v2 with the API's numbers, a file's entries, the replay's verdict", async () => {
+    interface Listing {
+      configured: boolean;
+      totalFiles: number;
+      files: Array<{ name: string }>;
+      writer: { routes: Record<string, { written: number }> };
+      replays: Array<{ name: string; report?: { summary: { sent: number }; verdict?: { verdict: string; endpoints: Array<{ endpoint: string; verdict: string }> } } }>;
+    }
+    const c = await api<Listing>('/api/v1/captures');
+    assert.equal(c.configured, true);
+    assert.ok(c.files.length >= 1, 'the demo captured nothing');
+    assert.equal(c.replays.length, 1, 'the demo leaves one replay report');
+    const report = c.replays[0]!.report!;
+    assert.ok(report.summary.sent > 0 && report.verdict, JSON.stringify(report).slice(0, 500));
+    // v2's planted regressions fail the replay too
+    assert.equal(report.verdict.verdict, 'fail');
+    await visit('#/captures', '[data-testid=capture-written]', 'captures');
+    assert.equal(await page.getByTestId('capture-written').textContent(), int(Object.values(c.writer.routes).reduce((n, r) => n + r.written, 0)));
+    assert.equal(await page.locator('tr[data-capture]').count(), c.files.length);
+    assert.equal(await page.locator(`tr[data-replay="${c.replays[0]!.name}"]`).getAttribute('data-verdict'), 'fail');
+    const preview = await api<{ entries: Array<{ method: string; url: string }> }>(`/api/v1/captures/${encodeURIComponent(c.files.at(-1)!.name)}?limit=100`);
+    await visit(`#/captures/${encodeURIComponent(c.files.at(-1)!.name)}`, '[data-testid=capture-name]', 'capture-file');
+    assert.equal(await page.locator('main tbody tr').count(), preview.entries.length);
+    const first = preview.entries[0]!;
+    assert.ok(((await page.locator('main tbody').textContent()) ?? '').includes(`${first.method} ${first.url}`));
+    await visit(`#/captures/${encodeURIComponent(c.replays[0]!.name)}`, '[data-testid=replay-title]', 'replay');
+    assert.equal(await page.getByTestId('replay-sent').textContent(), int(report.summary.sent));
+    const failing = report.verdict.endpoints.filter((e) => e.verdict === 'fail').map((e) => e.endpoint);
+    const shown = (await page.locator('main table').first().textContent()) ?? '';
+    for (const e of failing) assert.ok(shown.includes(e), `failing endpoint ${e} not shown`);
+  });
+
+  it('configuration: the running configuration with the token redacted', async () => {
     await visit('#/config', 'pre.json', 'config');
     const text = (await page.locator('pre.json').textContent()) ?? '';
     assert.ok(text.includes('[REDACTED]'), 'the admin token is not shown as [REDACTED]');

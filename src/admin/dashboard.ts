@@ -67,7 +67,7 @@ const IMPORTS: Readonly<Record<string, string>> = {
 const LOGIN_MAX_BYTES = 8 * 1024;
 const LATENCY_PATH = /^\/api\/v1\/endpoints\/([A-Za-z0-9_-]{1,2048})\/latency$/;
 
-/** The assets folder next to this file; a build in dist/ has no copy, so it falls back to the sources. */
+/** The assets folder next to this file (npm run build copies it into dist/); the sources' as a fallback. */
 function assetsDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, 'assets'), join(here, '..', '..', 'src', 'admin', 'assets')];

@@ -30,6 +30,8 @@ export interface AdminServerOptions {
   readonly compare?: CompareApi;
   /** traffic analysis: findings (from the store), the performance view, counters */
   readonly analysis?: AnalysisApi;
+  /** captures (files under capture.file, the writer's counters) and replay reports beside them */
+  readonly captures?: CapturesApi;
   /** live-event (SSE) clients of the dashboard at most (default 16) */
   readonly maxEventClients?: number;
 }
@@ -40,6 +42,13 @@ export interface AnalysisApi {
   /** undefined while no route analyses */
   performance(): unknown;
   stats(): unknown;
+}
+
+export interface CapturesApi {
+  /** the capture setting, the writer's counters, the files (newest first) and the replay reports */
+  list(): Promise<unknown>;
+  /** the first `limit` entries of one listed file; undefined when the name is not a listed file */
+  preview(name: string, limit: number): Promise<unknown>;
 }
 
 export interface AdminServer {
@@ -180,6 +189,21 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       },
     });
     endpoints.set('/api/v1/analysis', { public: false, handle: () => json(200, analysis.stats() ?? { enabled: false }) });
+  }
+
+  const captures = opts.captures;
+  if (captures) {
+    endpoints.set('/api/v1/captures', { public: false, handle: async () => json(200, await captures.list()) });
+    prefixed.set('/api/v1/captures/', {
+      public: false,
+      handle: async (_req, { param, query }) => {
+        const limitText = query.get('limit');
+        if (limitText !== null && !/^\d{1,3}$/.test(limitText)) throw new BadRequest('limit must be a whole number from 1 to 200');
+        const limit = limitText === null ? 50 : Math.min(200, Math.max(1, Number(limitText)));
+        const preview = await captures.preview(param ?? '', limit);
+        return preview === undefined ? fail(404, 'TW_ERR_ADMIN_BAD_REQUEST', 'no such capture file (names come from GET /api/v1/captures)') : json(200, preview);
+      },
+    });
   }
 
   // The dashboard at `/`: its files, login, live events (src/admin/dashboard.ts). A browser logs in once and

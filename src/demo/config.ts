@@ -9,6 +9,8 @@ export interface DemoConfigInput {
   readonly maxInFlight: number;
   /** the SQLite file (in a temporary directory) */
   readonly storePath: string;
+  /** the capture directory (in the same temporary directory, ending in a separator) */
+  readonly captureDir: string;
   /** 0 for a free port */
   readonly adminPort: number;
   /** when set, the admin API and dashboard need ${TAPWIRE_ADMIN_TOKEN} */
@@ -28,6 +30,11 @@ shutdown:
   drainTimeout: 1s              # the demo lets its own traffic finish before it stops tapwire
 compare:
   flushInterval: 500ms
+capture:                        # /api/ trials, redacted, as NDJSON (one HAR entry per line); the demo replays them at the end
+  file: ${i.captureDir}
+  flushInterval: 200ms
+  redact:
+    key: tapwire-demo-only-capture-key   # in production set it from the environment, so hashes correlate across restarts
 upstreams:
   v1: { url: ${i.primaryUrl} }
   v1b: { url: ${i.secondaryUrl} }
@@ -41,6 +48,7 @@ routes:
     primary: v1
     secondary: v1b
     analyze: true
+    capture: { percentage: 100 }
     mirrors:
       - upstream: v2            # GET, HEAD and OPTIONS only: v2 is not sandboxed
       - upstream: staging

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp, type App } from '../app.ts';
@@ -20,6 +20,7 @@ import { formatMs } from './table.ts';
 import { Traffic, attackCalls } from './traffic.ts';
 import { compareSummary, type DemoInsights } from './insights.ts';
 import { DemoUpstream } from './upstreams.ts';
+import { replayCapture } from './replay.ts';
 
 export interface DemoOptions {
   /** ms of traffic in total; 0 cycles the phases until the signal aborts */
@@ -76,6 +77,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary & { insights:
       mirrorTimeoutMs: MIRROR_TIMEOUT_MS,
       maxInFlight: MAX_IN_FLIGHT,
       storePath: join(dir, 'tapwire.db'),
+      captureDir: join(dir, 'captures') + sep,
       adminPort: o.adminPort ?? 0,
       token: o.adminToken !== undefined,
     });
@@ -157,6 +159,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary & { insights:
     }
     if (o.signal.aborted) say('\ninterrupted: traffic stopped, the phase in progress is counted as far as it went');
     clearInterval(timer);
+    // What was captured, replayed against v2 and judged like live mirroring; the report lands beside the capture.
+    if (!o.signal.aborted) {
+      await app.capture?.flush();
+      const r = await replayCapture(join(dir, 'captures'), v2.url, o.signal).catch((err: unknown) => ({ line: `replay: failed: ${err instanceof Error ? err.message : String(err)}`, exitCode: 1 }));
+      say(r.line);
+    }
 
     const metrics = await scrape(adminUrl, auth);
     const insights = await compareSummary(adminUrl, auth);

@@ -134,7 +134,7 @@ function page(route, live, theme, features) {
     case 'findings':
       return route.id ? html`<${FindingDetail} key=${route.id} id=${route.id} ...${common} />` : html`<${Findings} ...${common} />`;
     case 'captures':
-      return html`<${Captures} ...${common} />`;
+      return html`<${Captures} key=${route.id ?? ''} id=${route.id} ...${common} />`;
     case 'config':
       return html`<${Config} ...${common} />`;
     default:

@@ -2,9 +2,11 @@
 // even rate (--rate) or as fast as --concurrency allows, with filters and header overrides; progress on stderr,
 // a summary at the end. With --compare the replayed answers are judged against the recorded ones by compare's own
 // processor and verdict (src/replay/compare.ts), printed like `tapwire report`; exit 1 unless it passes.
+import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Dispatcher } from 'undici';
 import { configNoise, createCompareApi, routeThresholds, type FullVerdict } from '../../admin/compare.ts';
+import { REPLAY_REPORT_KIND } from '../../capture/catalog.ts';
 import { emptyReadStats } from '../../capture/read.ts';
 import { CompareOptionsError, compilePairOptions } from '../../compare/pair.ts';
 import type { Thresholds } from '../../compare/types.ts';
@@ -20,6 +22,7 @@ import { startProgress } from '../../replay/progress.ts';
 import { HeaderError, parseHeaderOverride, type HeaderOverride } from '../../replay/request.ts';
 import { targetPool } from '../../replay/send.ts';
 import { startReplay } from '../../replay/run.ts';
+import { REPLAY_REPORT_VERSION, reportPath, writeReport, type ReplayReport } from '../../replay/report.ts';
 import { formatSummary, type ReplaySummary } from '../../replay/stats.ts';
 import { createMemoryStore } from '../../store/memory.ts';
 import { formatVerdict, VERDICT_FORMATS, type VerdictFormat } from '../format-verdict.ts';
@@ -56,6 +59,8 @@ export interface ReplayFlags {
   readonly allowInsufficient: boolean;
   readonly format: VerdictFormat;
   readonly progress: boolean;
+  /** write the summary (and verdict) as JSON here, or into this directory */
+  readonly report?: string;
 }
 
 /** A command line that cannot run: exit 2. */
@@ -266,6 +271,7 @@ export async function replay(f: ReplayFlags, io: ReplayIO): Promise<number> {
         ...(io.progressIntervalMs !== undefined ? { intervalMs: io.progressIntervalMs } : {}),
       })
     : undefined;
+  const startedMs = Date.now();
   let summary: ReplaySummary;
   try {
     summary = await run.done;
@@ -284,11 +290,45 @@ export async function replay(f: ReplayFlags, io: ReplayIO): Promise<number> {
     say(`  input: ${readStats.entries} entries read from ${readStats.files} file(s); ${readStats.skipped} malformed line(s) skipped${readStats.torn ? '; a torn last line skipped' : ''}\n`);
   }
   if (io.signal?.aborted) say('tapwire replay: interrupted; the summary covers what was sent\n');
-  if (!comparer) return summary.sent > 0 && summary.ok === 0 ? 1 : 0;
-  const v = await verdictOf(comparer, config, global, flags.minSamples);
-  io.stdout(formatVerdict(v, f.format, { color: io.color }));
-  const code = verdictExitCode(v.verdict, f.allowInsufficient);
-  if (code !== 0 && v.verdict === 'insufficient_data') say('tapwire replay: not enough compared requests for a verdict (--min-samples lowers the bar; --allow-insufficient accepts it)\n');
+  let code: number;
+  let verdict: FullVerdict | undefined;
+  if (!comparer) {
+    code = summary.sent > 0 && summary.ok === 0 ? 1 : 0;
+  } else {
+    verdict = await verdictOf(comparer, config, global, flags.minSamples);
+    io.stdout(formatVerdict(verdict, f.format, { color: io.color }));
+    code = verdictExitCode(verdict.verdict, f.allowInsufficient);
+    if (code !== 0 && verdict.verdict === 'insufficient_data') say('tapwire replay: not enough compared requests for a verdict (--min-samples lowers the bar; --allow-insufficient accepts it)\n');
+  }
+  if (f.report !== undefined) {
+    const pacing = flags.pacing;
+    const report: ReplayReport = {
+      kind: REPLAY_REPORT_KIND,
+      v: REPLAY_REPORT_VERSION,
+      startedAt: new Date(startedMs).toISOString(),
+      finishedAt: new Date().toISOString(),
+      input: f.input,
+      inputName: basename(f.input.replace(/[\\/]+$/, '')),
+      target: target.name,
+      pacing: pacing.kind === 'unpaced' ? 'unpaced' : pacing.kind === 'rate' ? `${pacing.perSecond}/s` : `${pacing.factor}x`,
+      concurrency: flags.concurrency,
+      filters: [...f.filter],
+      headers: flags.headers.map((h) => h.name),
+      summary,
+      read: { entries: readStats.entries, skipped: readStats.skipped, torn: readStats.torn, files: readStats.files },
+      interrupted: io.signal?.aborted === true,
+      ...(verdict ? { verdict } : {}),
+      exitCode: code,
+    };
+    try {
+      const file = await reportPath(f.report, f.input, startedMs);
+      await writeReport(file, report);
+      say(`  report: ${file}\n`);
+    } catch (err) {
+      say(`tapwire replay: cannot write the report to ${f.report}: ${(err as Error).message}\n`);
+      return code === 0 ? 1 : code;
+    }
+  }
   return code;
 }
 
@@ -317,6 +357,7 @@ export function registerReplay(program: Command, io?: ReplayIO): void {
     .option('--allow-insufficient', 'with --compare: exit 0 when there is too little compared traffic for a verdict', false)
     .addOption(new Option('--format <format>', 'with --compare: verdict output format').choices(VERDICT_FORMATS).default('table'))
     .option('--no-progress', 'no progress bar or periodic lines')
+    .option('--report <path>', 'write the summary (and the verdict) as JSON to this file, or into this directory as replay-TIME-INPUT.replay.json (the dashboard lists those beside the capture)')
     .addHelpText(
       'after',
       '\nExit codes: 0 replayed (and, with --compare, the verdict passes), 1 failing verdict, insufficient data,\n' +
