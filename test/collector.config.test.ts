@@ -101,3 +101,33 @@ describe('collector configuration', () => {
     }
   });
 });
+
+test('tapwire run in collector mode says so when it starts: "collector on", not "proxy on"', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { startCli, writeConfig } = await import('./helpers/harness.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-collector-cli-'));
+  try {
+    const yaml = `mode: collector
+listen: 127.0.0.1:0
+admin: { listen: 127.0.0.1:0 }
+log: { level: silent }
+upstreams:
+  v1: { url: http://127.0.0.1:9 }
+  v2: { url: http://127.0.0.1:9, sandboxed: true }
+routes:
+  - name: api
+    primary: v1
+    mirrors: [{ upstream: v2 }]
+`;
+    const p = await startCli(writeConfig(dir, 'collector.yaml', yaml));
+    try {
+      assert.match(p.stderr(), /tapwire: collector on 127\.0\.0\.1:\d+, admin on http:\/\//);
+      assert.doesNotMatch(p.stderr(), /proxy on/);
+    } finally {
+      await p.kill();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

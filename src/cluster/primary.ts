@@ -258,7 +258,7 @@ export async function runPrimary(file: string, watch: boolean, workers: number):
     try {
       const a = await admin.listen();
       started = true;
-      process.stderr.write(`tapwire: proxy on ${listenAddr?.host}:${listenAddr?.port} (${workers} workers), admin on http://${a.host}:${a.port}\n`);
+      process.stderr.write(`tapwire: ${config.mode === 'collector' ? 'collector' : 'proxy'} on ${listenAddr?.host}:${listenAddr?.port} (${workers} workers), admin on http://${a.host}:${a.port}\n`);
     } catch (err) {
       await stopAll('admin server failed', 1);
       return fail(`cannot start: ${err instanceof Error ? err.message : String(err)}`);

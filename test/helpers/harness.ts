@@ -128,9 +128,9 @@ export interface CliProcess {
   kill(): Promise<void>;
 }
 
-const STARTED = /tapwire: proxy on ([^\s,]+):(\d+), admin on http:\/\/([^\s:]+):(\d+)/;
+const STARTED = /tapwire: (?:proxy|collector) on ([^\s,]+):(\d+), admin on http:\/\/([^\s:]+):(\d+)/;
 
-/** Starts `node --import tsx src/cli/main.ts run -c FILE [ARGS]` and waits for the "proxy on" line (bounded). */
+/** Starts `node --import tsx src/cli/main.ts run -c FILE [ARGS]` and waits for the "proxy on" / "collector on" line (bounded). */
 export async function startCli(file: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<CliProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '-c', file, ...args], {
     cwd: REPO,
@@ -143,7 +143,11 @@ export async function startCli(file: string, args: readonly string[] = [], timeo
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const started = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tapwire did not start in ${timeoutMs} ms\nstderr: ${err}\nstdout: ${out}`)), timeoutMs);
+    // a child that never started is killed: it must not outlive the test that gave up on it
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tapwire did not start in ${timeoutMs} ms\nstderr: ${err}\nstdout: ${out}`));
+    }, timeoutMs);
     const check = (): void => {
       const m = STARTED.exec(err);
       if (m) {

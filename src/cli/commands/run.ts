@@ -47,7 +47,7 @@ export async function run(file: string, watch: boolean): Promise<void> {
   const app = buildApp(loaded.config, { logger });
   try {
     const { listen, admin } = await app.start();
-    process.stderr.write(`tapwire: proxy on ${listen.host}:${listen.port}${admin ? `, admin on http://${admin.host}:${admin.port}` : ''}\n`);
+    process.stderr.write(`tapwire: ${loaded.config.mode === 'collector' ? 'collector' : 'proxy'} on ${listen.host}:${listen.port}${admin ? `, admin on http://${admin.host}:${admin.port}` : ''}\n`);
   } catch (err) {
     process.stderr.write(`tapwire: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     await app.stop().catch(() => undefined);
