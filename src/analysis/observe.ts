@@ -62,47 +62,67 @@ export class AnalysisHooks implements ProxyHooks {
   observe(info: RequestInfo): RequestObserver | undefined {
     const route = this.#routes.get(info.route);
     if (!route) return undefined;
-    const cap = this.#bodyBytes;
-    let chunks: Buffer[] | undefined;
-    let kept = 0;
-    let bodyBytes = 0;
-    const sink = this.#sink;
-    return {
-      wantsPrimaryBody: false,
-      data(chunk) {
-        bodyBytes += chunk.length;
-        if (kept >= cap) return;
-        const part = kept + chunk.length <= cap ? chunk : chunk.subarray(0, cap - kept);
-        (chunks ??= []).push(part);
-        kept += part.length;
-      },
-      end() {},
-      abort() {},
-      primaryDone(exchange: Exchange) {
-        const q = info.path.indexOf('?');
-        const headers: string[] = [];
-        for (let i = 0; i + 1 < info.headers.length; i += 2) {
-          const lower = analysedName(info.headers[i]!);
-          if (lower !== undefined) headers.push(lower, info.headers[i + 1]!);
-        }
-        const body = chunks ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : undefined;
-        sink({
-          at: info.at,
-          route: info.route,
-          endpoint: route.namer.name(info.method, info.path),
-          method: info.method,
-          path: q < 0 ? info.path : info.path.slice(0, q),
-          query: q < 0 ? '' : info.path.slice(q + 1),
-          source: info.source,
-          headers,
-          ...(body ? { body } : {}),
-          bodyBytes,
-          upstream: exchange.upstream,
-          status: exchange.error ? 0 : (exchange.status ?? 0),
-          ...(exchange.error ? { error: exchange.error } : {}),
-          latencyMs: exchange.timings.totalMs,
-        });
-      },
+    return new AnalysisObserver(info, route.namer, this.#bodyBytes, this.#sink);
+  }
+}
+
+/** One request followed for analysis: one object per request (no closures), built on every analysed request. */
+class AnalysisObserver implements RequestObserver {
+  readonly wantsPrimaryBody = false;
+  readonly #info: RequestInfo;
+  readonly #namer: EndpointNamer;
+  readonly #cap: number;
+  readonly #sink: (e: RequestEvent) => void;
+  #chunks: Buffer[] | undefined;
+  #kept = 0;
+  #bodyBytes = 0;
+
+  constructor(info: RequestInfo, namer: EndpointNamer, cap: number, sink: (e: RequestEvent) => void) {
+    this.#info = info;
+    this.#namer = namer;
+    this.#cap = cap;
+    this.#sink = sink;
+  }
+
+  data(chunk: Buffer): void {
+    this.#bodyBytes += chunk.length;
+    const cap = this.#cap;
+    if (this.#kept >= cap) return;
+    const part = this.#kept + chunk.length <= cap ? chunk : chunk.subarray(0, cap - this.#kept);
+    (this.#chunks ??= []).push(part);
+    this.#kept += part.length;
+  }
+
+  end(): void {}
+
+  abort(): void {}
+
+  primaryDone(exchange: Exchange): void {
+    const info = this.#info;
+    const q = info.path.indexOf('?');
+    const headers: string[] = [];
+    for (let i = 0; i + 1 < info.headers.length; i += 2) {
+      const lower = analysedName(info.headers[i]!);
+      if (lower !== undefined) headers.push(lower, info.headers[i + 1]!);
+    }
+    // Built field by field, optional fields only when present: this runs once per analysed request.
+    const e: { -readonly [K in keyof RequestEvent]: RequestEvent[K] } = {
+      at: info.at,
+      route: info.route,
+      endpoint: this.#namer.name(info.method, info.path),
+      method: info.method,
+      path: q < 0 ? info.path : info.path.slice(0, q),
+      query: q < 0 ? '' : info.path.slice(q + 1),
+      source: info.source,
+      headers,
+      bodyBytes: this.#bodyBytes,
+      upstream: exchange.upstream,
+      status: exchange.error ? 0 : (exchange.status ?? 0),
+      latencyMs: exchange.timings.totalMs,
     };
+    const chunks = this.#chunks;
+    if (chunks) e.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    if (exchange.error) e.error = exchange.error;
+    this.#sink(e);
   }
 }

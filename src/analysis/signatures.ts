@@ -131,7 +131,8 @@ interface Group {
 
 interface State {
   readonly hits: Hit[];
-  readonly done: Uint8Array;
+  /** which rules already hit (a shared all-zero array until the first hit) */
+  done: Uint8Array;
   budget: number;
 }
 
@@ -476,18 +477,25 @@ function compileUserRule(u: UserRule, i: number, taken: ReadonlySet<string>): { 
 
 /** A bounded set of texts found clean; past its bound it starts over (forgetting costs only time). */
 class CleanSet {
-  static readonly MAX_ENTRIES = 4096;
   static readonly MAX_TEXT = 512;
+  readonly #max: number;
   #set = new Set<string>();
+  constructor(max = 4096) {
+    this.#max = max;
+  }
   has(text: string): boolean {
     return this.#set.has(text);
   }
   add(text: string): void {
     if (text.length > CleanSet.MAX_TEXT) return;
-    if (this.#set.size >= CleanSet.MAX_ENTRIES) this.#set.clear();
+    if (this.#set.size >= this.#max) this.#set.clear();
     this.#set.add(text);
   }
 }
+
+/** Header names whose clean values are remembered, and values per name (≤ 16 × 512 × 512 B of text). */
+const CLEAN_HEADER_NAMES = 16;
+const CLEAN_HEADER_VALUES = 512;
 
 /** Compiles the built-in rules (minus `disable`) and the config's rules; throws SignatureRuleError for a bad one. */
 export function compileSignatures(opts: SignatureOptions = {}): Signatures {
@@ -552,6 +560,8 @@ export function compileSignatures(opts: SignatureOptions = {}): Signatures {
       if (st.budget <= 0) return;
       st.budget -= t.length;
       if (!c.re.test(t)) continue;
+      // the shared all-zero array until the first hit: a clean request allocates none
+      if (st.done === NONE_DONE) st.done = new Uint8Array(compiled.length);
       st.done[c.idx] = 1;
       const text = matchedText(c.re, t);
       st.hits.push(seg.name === undefined ? { rule: c.rule, part: seg.part, text } : { rule: c.rule, part: seg.part, name: seg.name, text });
@@ -570,10 +580,16 @@ export function compileSignatures(opts: SignatureOptions = {}): Signatures {
   // left) with every rule live (no hit yet in this request, so none was skipped as done): no input can hide a hit.
   const cleanPaths = new CleanSet();
   const cleanQueries = new CleanSet();
-  const cleanHeaders = new CleanSet();
+  // per header name, so a lookup needs no `name:value` string; names past the bound are not remembered
+  const cleanHeaders = new Map<string, CleanSet>();
+  const cleanHeaderSet = (name: string): CleanSet | undefined => {
+    let set = cleanHeaders.get(name);
+    if (set === undefined && cleanHeaders.size < CLEAN_HEADER_NAMES) cleanHeaders.set(name, (set = new CleanSet(CLEAN_HEADER_VALUES)));
+    return set;
+  };
 
   const match = (e: RequestEvent): Hit[] => {
-    const st: State = { hits: [], done: new Uint8Array(compiled.length), budget: BUDGET_PARTS * max };
+    const st: State = { hits: [], done: NONE_DONE, budget: BUDGET_PARTS * max };
     if (method.rules.length > 0 && !(method.onlyBuiltinMethods && COMMON_METHODS.has(e.method.toUpperCase()))) {
       inspect({ part: 'method', text: e.method.slice(0, 64).toLowerCase() }, method, st);
     }
@@ -598,10 +614,10 @@ export function compileSignatures(opts: SignatureOptions = {}): Signatures {
       if (value === '') continue;
       const g = headerGroup(name);
       if (g.rules.length === 0) continue;
-      const key = `${name}:${value}`;
-      if (cleanHeaders.has(key)) continue;
-            inspect({ part: 'header', name, text: normalize(value, { url: true, plus: false, max }) }, g, st);
-      if (st.hits.length === 0 && st.budget > 0) cleanHeaders.add(key);
+      const clean = cleanHeaderSet(name);
+      if (clean?.has(value)) continue;
+      inspect({ part: 'header', name, text: normalize(value, { url: true, plus: false, max }) }, g, st);
+      if (st.hits.length === 0 && st.budget > 0) clean?.add(value);
     }
     if ((body.rules.length > 0 || userBody.rules.length > 0) && e.body !== undefined && e.body.length > 0) {
       const b = bodyAsText(e.body, contentType, max);
