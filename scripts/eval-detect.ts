@@ -4,8 +4,9 @@
 // (wrk, alternating phases). A script, not a test: it prints a Markdown report and exits 0 (1 if it could
 // not run).
 //
-//   npm run build && npm run eval:detect          BENIGN=100000 RATE=1200 REPS=3 DURATION=8
+//   npm run build && npm run eval:detect          BENIGN=100000 RATE=1200 REPS=5 DURATION=8 PARTS=detection,throughput
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -17,7 +18,9 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const env = process.env;
 const BENIGN = Number(env.BENIGN ?? 100_000);
 const RATE = Number(env.RATE ?? 1200);
-const REPS = Number(env.REPS ?? 3);
+const REPS = Number(env.REPS ?? 5);
+/** which parts run: detection (benign + attacks), throughput (analysis on against off) */
+const PARTS = new Set((env.PARTS ?? 'detection,throughput').split(','));
 const DURATION = Number(env.DURATION ?? 8);
 const TOKEN = 'eval-detect-token-0123456789';
 
@@ -239,9 +242,16 @@ function attacks(): Attack[] {
 }
 
 /** wrk in a child process, awaited: the application under test runs in this process and must keep answering. */
-async function wrk(url: string, seconds: number): Promise<number> {
+async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number }> {
   const { stdout } = await promisify(execFile)('wrk', ['-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN), requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN) };
+}
+
+/** CPU seconds (user + system, every thread) a process used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // after "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based), so indexes 11 and 12 here
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const median = (xs: number[]): number => {
@@ -259,65 +269,79 @@ async function main(): Promise<void> {
     console.log(s);
   };
   try {
-    // 1. benign traffic, then attacks, against tapwire with analysis on (default thresholds)
-    const tw = await startTapwire(dir, appPort, true);
-    port = tw.port;
-    const t0 = Date.now();
-    console.error(`eval: ${BENIGN} benign requests at ~${RATE} req/s from 40 sources ...`);
-    await benignLoad(BENIGN, RATE, 40);
-    const benignSeconds = (Date.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 2500));
-    const benignFindings = await findings(tw.adminPort);
-    log(`## Detection (npm run eval:detect, ${new Date().toISOString().slice(0, 10)})\n`);
-    log(`Benign: ${BENIGN.toLocaleString('en')} requests in ${benignSeconds.toFixed(0)} s (${(BENIGN / benignSeconds).toFixed(0)} req/s, 40 sources, 45 endpoints, ~1% 404, ~0.5% failed logins, realistic user agents and bodies): **${benignFindings.length} findings**${benignFindings.length ? `: ${benignFindings.map((f) => `${f.detector} ${f.key}`).join('; ')}` : ''}.\n`);
-
-    // background traffic keeps flowing at a lower rate during the attacks
-    let attacksDone = false;
-    const background = benignLoad(Number.MAX_SAFE_INTEGER, 200, 40, () => attacksDone);
-    await new Promise((r) => setTimeout(r, 5000));
-    log('| attack | detected | time to detection | finding |');
-    log('|---|---|---|---|');
-    for (const a of attacks()) {
-      const start = Date.now();
-      let stopped = false;
-      const running = a.run(() => stopped);
-      let hit: { firstSeen: number; title: string } | undefined;
-      while (!hit && Date.now() - start < 15_000) {
-        await new Promise((r) => setTimeout(r, 200));
-        hit = (await findings(tw.adminPort)).find((f) => a.match(f) && f.firstSeen >= start - 1000);
-      }
-      stopped = true;
-      await running;
-      log(`| ${a.name} | ${hit ? 'yes' : '**no**'} | ${hit ? `${((hit.firstSeen - start) / 1000).toFixed(1)} s` : '> 15 s'} | ${hit ? hit.title.replace(/\|/g, '\\|') : ''} |`);
-      // let a flood's rate leave the windows before the next attack
-      await new Promise((r) => setTimeout(r, a.name.includes('flood') ? 8000 : 1500));
-    }
-    attacksDone = true;
-    await background;
-    await stop(tw);
-
-    // 2. throughput with analysis on against off
-    log('\n## Throughput, analysis on vs off (wrk -t1 -c50, GET, alternating)\n');
-    const on: number[] = [];
-    const off: number[] = [];
-    for (let rep = 1; rep <= REPS; rep++) {
-      for (const analyze of rep % 2 ? [false, true] : [true, false]) {
-        const t = await startTapwire(dir, appPort, analyze);
-        const url = `http://127.0.0.1:${t.port}/api/items/42?q=shoes`;
-        await wrk(url, 2);
-        const rps = await wrk(url, DURATION);
-        (analyze ? on : off).push(rps);
-        await stop(t);
-        console.error(`eval: rep ${rep} analysis ${analyze ? 'on ' : 'off'} ${rps.toFixed(0)} req/s`);
-      }
-    }
-    const ratios = on.map((r, i) => r / off[i]!);
-    log(`analysis off: ${off.map((r) => r.toFixed(0)).join(', ')} req/s; on: ${on.map((r) => r.toFixed(0)).join(', ')} req/s; on/off median of per-repetition ratios **${median(ratios).toFixed(3)}×** (target >= 0.95×)`);
+    if (PARTS.has('detection')) await detection(dir, appPort, log);
+    if (PARTS.has('throughput')) await throughput(dir, appPort, log);
   } finally {
     agent.destroy();
     app.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function detection(dir: string, appPort: number, log: (s: string) => void): Promise<void> {
+  // 1. benign traffic, then attacks, against tapwire with analysis on (default thresholds)
+  const tw = await startTapwire(dir, appPort, true);
+  port = tw.port;
+  const t0 = Date.now();
+  console.error(`eval: ${BENIGN} benign requests at ~${RATE} req/s from 40 sources ...`);
+  await benignLoad(BENIGN, RATE, 40);
+  const benignSeconds = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 2500));
+  const benignFindings = await findings(tw.adminPort);
+  log(`## Detection (npm run eval:detect, ${new Date().toISOString().slice(0, 10)})\n`);
+  log(`Benign: ${BENIGN.toLocaleString('en')} requests in ${benignSeconds.toFixed(0)} s (${(BENIGN / benignSeconds).toFixed(0)} req/s, 40 sources, 45 endpoints, ~1% 404, ~0.5% failed logins, realistic user agents and bodies): **${benignFindings.length} findings**${benignFindings.length ? `: ${benignFindings.map((f) => `${f.detector} ${f.key}`).join('; ')}` : ''}.\n`);
+
+  // background traffic keeps flowing at a lower rate during the attacks
+  let attacksDone = false;
+  const background = benignLoad(Number.MAX_SAFE_INTEGER, 200, 40, () => attacksDone);
+  await new Promise((r) => setTimeout(r, 5000));
+  log('| attack | detected | time to detection | finding |');
+  log('|---|---|---|---|');
+  for (const a of attacks()) {
+    const start = Date.now();
+    let stopped = false;
+    const running = a.run(() => stopped);
+    let hit: { firstSeen: number; title: string } | undefined;
+    while (!hit && Date.now() - start < 15_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      hit = (await findings(tw.adminPort)).find((f) => a.match(f) && f.firstSeen >= start - 1000);
+    }
+    stopped = true;
+    await running;
+    log(`| ${a.name} | ${hit ? 'yes' : '**no**'} | ${hit ? `${((hit.firstSeen - start) / 1000).toFixed(1)} s` : '> 15 s'} | ${hit ? hit.title.replace(/\|/g, '\\|') : ''} |`);
+    // let a flood's rate leave the windows before the next attack
+    await new Promise((r) => setTimeout(r, a.name.includes('flood') ? 8000 : 1500));
+  }
+  attacksDone = true;
+  await background;
+  await stop(tw);
+}
+
+/**
+ * 2. throughput with analysis on against off: alternating phases, each a fresh tapwire; per phase wrk's req/s and
+ * tapwire's own CPU per request (all its threads, from /proc), the steadier figure on a shared machine.
+ */
+async function throughput(dir: string, appPort: number, log: (s: string) => void): Promise<void> {
+  log('\n## Throughput, analysis on vs off (wrk -t1 -c50, GET, alternating)\n');
+  const on: { rps: number; cpu: number }[] = [];
+  const off: { rps: number; cpu: number }[] = [];
+  for (let rep = 1; rep <= REPS; rep++) {
+    for (const analyze of rep % 2 ? [false, true] : [true, false]) {
+      const t = await startTapwire(dir, appPort, analyze);
+      const url = `http://127.0.0.1:${t.port}/api/items/42?q=shoes`;
+      await wrk(url, 2);
+      const before = cpuSeconds(t.child.pid!);
+      const r = await wrk(url, DURATION);
+      const cpu = ((cpuSeconds(t.child.pid!) - before) * 1e6) / r.requests;
+      (analyze ? on : off).push({ rps: r.rps, cpu });
+      await stop(t);
+      console.error(`eval: rep ${rep} analysis ${analyze ? 'on ' : 'off'} ${r.rps.toFixed(0)} req/s, tapwire ${cpu.toFixed(1)} µs CPU per request`);
+    }
+  }
+  const ratios = on.map((r, i) => r.rps / off[i]!.rps);
+  const cpuRatios = on.map((r, i) => off[i]!.cpu / r.cpu);
+  log(`analysis off: ${off.map((r) => r.rps.toFixed(0)).join(', ')} req/s; on: ${on.map((r) => r.rps.toFixed(0)).join(', ')} req/s; on/off median of per-repetition ratios **${median(ratios).toFixed(3)}×** (target >= 0.95×)`);
+  log(`tapwire CPU per request: off ${off.map((r) => r.cpu.toFixed(1)).join(', ')} µs; on ${on.map((r) => r.cpu.toFixed(1)).join(', ')} µs; median ${median(off.map((r) => r.cpu)).toFixed(1)} against ${median(on.map((r) => r.cpu)).toFixed(1)} µs: the throughput tapwire's CPU allows with analysis on is **${median(cpuRatios).toFixed(3)}×** that without (median of per-repetition ratios)`);
 }
 
 main().then(
