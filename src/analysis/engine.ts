@@ -23,6 +23,12 @@ export interface AnalysisEngineOptions<T> {
   readonly now?: () => number;
   /** longest slice of the event loop analysis takes at once */
   readonly sliceMs?: number;
+  /**
+   * how long an event may wait before its batch is analysed (default 10 ms). A timer, not setImmediate: a pending
+   * immediate makes every turn of the event loop poll without waiting, so the proxy's I/O would be gathered in
+   * smaller batches (measured: more CPU per proxied request than the analysis itself costs).
+   */
+  readonly batchMs?: number;
 }
 
 export interface AnalysisStats {
@@ -69,7 +75,7 @@ export class AnalysisEngine<T> {
     this.#accepted++;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#run);
+      setTimeout(this.#run, this.#o.batchMs ?? 10).unref();
     }
     return true;
   }
@@ -97,6 +103,7 @@ export class AnalysisEngine<T> {
       this.#head = 0;
     }
     if (out.length) this.#emit(out);
+    // behind: the rest right after the I/O of this turn, in slices
     if (this.#depth > 0 && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#run);
