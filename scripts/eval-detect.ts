@@ -4,8 +4,8 @@
 // (wrk, alternating phases). A script, not a test: it prints a Markdown report and exits 0 (1 if it could
 // not run).
 //
-//   npm run build && npm run eval:detect          BENIGN=100000 RATE=1200 REPS=5 DURATION=8 PARTS=detection,throughput
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+//   npm run build && npm run eval:detect          BENIGN=100000 RATE=1200 REPS=5 DURATION=8 PARTS=detection,throughput CPUS=
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,12 @@ const env = process.env;
 const BENIGN = Number(env.BENIGN ?? 100_000);
 const RATE = Number(env.RATE ?? 1200);
 const REPS = Number(env.REPS ?? 5);
+/**
+ * CPUS=1: the throughput part runs tapwire, wrk and the application (this process) on these CPUs (taskset), as
+ * `npm run bench` does. Unset: unpinned. Measured once each (REPS=7): pinned 0.802× (req/s) / 0.749× (CPU), unpinned
+ * 0.807× / 0.788×; pinning did not make the repetitions steadier on this VM.
+ */
+const CPUS = env.CPUS ?? '';
 /** which parts run: detection (benign + attacks), throughput (analysis on against off) */
 const PARTS = new Set((env.PARTS ?? 'detection,throughput').split(','));
 const DURATION = Number(env.DURATION ?? 8);
@@ -52,7 +58,7 @@ interface Tapwire {
   adminPort: number;
 }
 
-async function startTapwire(dir: string, appPort: number, analyze: boolean): Promise<Tapwire> {
+async function startTapwire(dir: string, appPort: number, analyze: boolean, cpus = ''): Promise<Tapwire> {
   const file = join(dir, `tapwire-${analyze ? 'on' : 'off'}.yaml`);
   writeFileSync(
     file,
@@ -69,7 +75,8 @@ routes:
     analyze: ${analyze}
 `,
   );
-  const child = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'run', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [process.execPath, join(ROOT, 'dist/cli/main.js'), 'run', '-c', file];
+  const child = cpus ? spawn('taskset', ['-c', cpus, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -242,8 +249,9 @@ function attacks(): Attack[] {
 }
 
 /** wrk in a child process, awaited: the application under test runs in this process and must keep answering. */
-async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number }> {
-  const { stdout } = await promisify(execFile)('wrk', ['-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
+async function wrk(url: string, seconds: number, cpus = ''): Promise<{ rps: number; requests: number }> {
+  const args = ['-t1', '-c50', `-d${seconds}s`, url];
+  const { stdout } = await promisify(execFile)(cpus ? 'taskset' : 'wrk', cpus ? ['-c', cpus, 'wrk', ...args] : args, { encoding: 'utf8' });
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN), requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN) };
 }
 
@@ -322,16 +330,17 @@ async function detection(dir: string, appPort: number, log: (s: string) => void)
  * tapwire's own CPU per request (all its threads, from /proc), the steadier figure on a shared machine.
  */
 async function throughput(dir: string, appPort: number, log: (s: string) => void): Promise<void> {
-  log('\n## Throughput, analysis on vs off (wrk -t1 -c50, GET, alternating)\n');
+  if (CPUS) execFileSync('taskset', ['-a', '-p', '-c', CPUS, String(process.pid)], { stdio: 'ignore' });
+  log(`\n## Throughput, analysis on vs off (wrk -t1 -c50, GET, alternating${CPUS ? `; tapwire, wrk and the application pinned to CPU ${CPUS}` : ''})\n`);
   const on: { rps: number; cpu: number }[] = [];
   const off: { rps: number; cpu: number }[] = [];
   for (let rep = 1; rep <= REPS; rep++) {
     for (const analyze of rep % 2 ? [false, true] : [true, false]) {
-      const t = await startTapwire(dir, appPort, analyze);
+      const t = await startTapwire(dir, appPort, analyze, CPUS);
       const url = `http://127.0.0.1:${t.port}/api/items/42?q=shoes`;
-      await wrk(url, 2);
+      await wrk(url, 2, CPUS);
       const before = cpuSeconds(t.child.pid!);
-      const r = await wrk(url, DURATION);
+      const r = await wrk(url, DURATION, CPUS);
       const cpu = ((cpuSeconds(t.child.pid!) - before) * 1e6) / r.requests;
       (analyze ? on : off).push({ rps: r.rps, cpu });
       await stop(t);
