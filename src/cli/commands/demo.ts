@@ -15,7 +15,7 @@ interface DemoFlags {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('start two sample upstreams and tapwire with a mirror, send traffic through a healthy, slow, failing and recovered mirror, and report what happened')
+    .description('start v1, a secondary v1b, a candidate v2 with planted regressions and a staging mirror whose health cycles, tapwire in front with compare, analysis and capture; send traffic with an attack burst, replay the capture against v2, and report what happened (the dashboard meanwhile at the admin address)')
     .addOption(new Option('-d, --duration <time>', 'how long to send traffic (20s, 1m); 0 runs until Ctrl-C').argParser(durationArg).default(20_000, '20s'))
     .option('-r, --rate <n>', 'requests per second at most', numberArg(1, 5000), 200)
     .option('--concurrency <n>', 'client connections (requests in flight at most)', numberArg(1, 256, true), 16)
