@@ -6,6 +6,7 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createHmac } from 'node:crypto';
 import { trialToEntry } from '../src/capture/entry.ts';
@@ -270,8 +271,13 @@ test('a crashed worker: what it held is counted as dropped_write_error, a warnin
   const dir = tmp(t);
   const warnings: string[] = [];
   const w = new CaptureWriter({ settings: settings(`${dir}/`), key: KEY, maxBodyBytes: () => 1024, onWarn: (m) => warnings.push(m) });
+  // a failed assertion must not leave the worker thread holding the test file open
+  t.after(() => w.close());
   await w.flush();
   for (let i = 0; i < 20; i++) w.offer(trial(i));
+  // The batch goes to the worker on its 5 ms timer: wait past it, so the crash finds the trials in the worker's hands
+  // (without the wait, a fast terminate() could end before the batch was ever posted).
+  await sleep(30);
   await w.crashWorkerForTests();
   const s = w.stats().routes.r!;
   assert.equal(s.written + s.dropped_write_error + w.depth, 20, JSON.stringify(s));
