@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { listCaptures, previewCapture, MAX_PREVIEW_ENTRIES } from '../src/capture/catalog.ts';
-import { replay, type ReplayFlags } from '../src/cli/commands/replay.ts';
+import type { ReplayFlags } from '../src/cli/commands/replay.ts';
 import { LISTEN, harness, waitFor } from './helpers/harness.ts';
-import { entry, target, tempDir } from './helpers/replay-fixtures.ts';
+import { entry, runReplay, target, tempDir } from './helpers/replay-fixtures.ts';
 
 interface Listing {
   configured: boolean;
@@ -21,16 +20,9 @@ interface Listing {
   replays: Array<{ name: string; report?: { kind: string; target: string; headers: string[]; summary: { sent: number }; verdict?: { verdict: string } }; problem?: string }>;
 }
 
-async function runReplay(f: Partial<ReplayFlags> & Pick<ReplayFlags, 'input' | 'target'>): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const err = new PassThrough();
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await replay(
-    { concurrency: '4', loop: false, filter: [], header: [], timeout: '5s', maxBody: '1MiB', compare: false, ignore: [], allowInsufficient: true, format: 'json', progress: false, ...f },
-    { env: {}, stdout: () => undefined, stderr: err, tty: false, color: false },
-  );
-  return { code, stderr };
-}
+/** `tapwire replay` with the flags a plain replay takes, these overriding them. */
+const replayWith = (f: Partial<ReplayFlags> & Pick<ReplayFlags, 'input' | 'target'>) =>
+  runReplay({ concurrency: '4', loop: false, filter: [], header: [], timeout: '5s', maxBody: '1MiB', compare: false, ignore: [], allowInsufficient: true, format: 'json', progress: false, ...f });
 
 test('lists the capture files with the writer counters, previews a listed file, and lists a replay report written beside it', async (t) => {
   const h = harness(t);
@@ -80,7 +72,7 @@ routes:
   // a replay of that capture, its report written into the capture directory, shows up in the listing
   const tgt = await target();
   t.after(() => tgt.close());
-  const r = await runReplay({ input: dir, target: tgt.url, header: ['Authorization: Bearer test-credential'], report: `${dir}/` });
+  const r = await replayWith({ input: dir, target: tgt.url, header: ['Authorization: Bearer test-credential'], report: `${dir}/` });
   assert.equal(r.code, 0, r.stderr);
   const again = JSON.parse((await app.admin('/api/v1/captures')).body.toString()) as Listing;
   assert.equal(again.replays.length, 1);

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { replay, type ReplayFlags } from '../src/cli/commands/replay.ts';
-import { entry, target, tempDir, type TempDir } from './helpers/replay-fixtures.ts';
+import type { ReplayFlags } from '../src/cli/commands/replay.ts';
+import { entry, runReplay, target, tempDir, type TempDir } from './helpers/replay-fixtures.ts';
 
 const T0 = 1_700_000_000_000;
 const N = 120;
@@ -46,14 +45,7 @@ function flags(input: string, url: string, extra: Partial<ReplayFlags> = {}): Re
   };
 }
 
-async function run(f: ReplayFlags): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const err = new PassThrough();
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await replay(f, { env: {}, stdout: (s) => (stdout += s), stderr: err, tty: false, color: false });
-  return { code, stdout, stderr };
-}
+const run = runReplay;
 
 async function withCapture(fn: (file: string, dir: TempDir) => Promise<void>): Promise<void> {
   const dir = await tempDir();

@@ -257,8 +257,8 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   };
 }
 
-/** The body as text, or undefined when it is larger than max (the rest is not read). */
-function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+/** The body as text, or undefined when it is larger than max (the rest is not read). The admin server's too. */
+export function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

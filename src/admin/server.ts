@@ -12,7 +12,7 @@ import type { StatsSnapshot } from './stats.ts';
 import { BadRequest, type CompareApi } from './compare.ts';
 import type { Finding } from '../analysis/types.ts';
 import type { FindingsQuery } from '../store/types.ts';
-import { createDashboard } from './dashboard.ts';
+import { createDashboard, readBody } from './dashboard.ts';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -341,24 +341,6 @@ function listen(server: ReturnType<typeof createServer>, host: string, port: num
   });
 }
 
-/** The body as text, or undefined when it is larger than max (the rest is not read). */
-function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(size > max ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function close(server: ReturnType<typeof createServer>): Promise<void> {
   if (!server.listening) return Promise.resolve();

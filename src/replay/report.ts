@@ -35,6 +35,11 @@ export interface ReplayReport {
   readonly exitCode: number;
 }
 
+/** The last segment of an --input (a file, directory or prefix), as reports name it. */
+export function inputName(input: string): string {
+  return basename(input.replace(/[\\/]+$/, ''));
+}
+
 /**
  * Where the report goes: PATH itself, or inside PATH when it is a directory (or ends in a separator), named
  * `replay-<UTC time>-<input name>.replay.json`, the suffix the dashboard lists.
@@ -49,7 +54,7 @@ export async function reportPath(path: string, input: string, startedMs: number)
     }
   }
   if (!dir) return path;
-  const name = basename(input.replace(/[\\/]+$/, '')).replace(/\.ndjson(\.gz)?$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'capture';
+  const name = inputName(input).replace(/\.ndjson(\.gz)?$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'capture';
   return join(path, `replay-${stamp(startedMs)}-${name}${REPLAY_REPORT_SUFFIX}`);
 }
 

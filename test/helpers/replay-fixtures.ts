@@ -5,7 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { HarEntry } from '../../src/capture/har.ts';
+import { replay, type ReplayFlags } from '../../src/cli/commands/replay.ts';
 
 export interface EntrySpec {
   readonly method?: string;
@@ -114,4 +116,14 @@ export async function target(answer: (req: IncomingMessage, body: string) => { s
         server.close(() => r());
       }),
   };
+}
+
+/** Runs `tapwire replay` in-process with these flags; its stdout and stderr as text. */
+export async function runReplay(f: ReplayFlags): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const err = new PassThrough();
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await replay(f, { env: {}, stdout: (s) => (stdout += s), stderr: err, tty: false, color: false });
+  return { code, stdout, stderr };
 }

@@ -2,7 +2,6 @@
 // even rate (--rate) or as fast as --concurrency allows, with filters and header overrides; progress on stderr,
 // a summary at the end. With --compare the replayed answers are judged against the recorded ones by compare's own
 // processor and verdict (src/replay/compare.ts), printed like `tapwire report`; exit 1 unless it passes.
-import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Dispatcher } from 'undici';
 import { configNoise, createCompareApi, routeThresholds, type FullVerdict } from '../../admin/compare.ts';
@@ -22,7 +21,7 @@ import { startProgress } from '../../replay/progress.ts';
 import { HeaderError, parseHeaderOverride, type HeaderOverride } from '../../replay/request.ts';
 import { targetPool } from '../../replay/send.ts';
 import { startReplay } from '../../replay/run.ts';
-import { REPLAY_REPORT_VERSION, reportPath, writeReport, type ReplayReport } from '../../replay/report.ts';
+import { inputName, REPLAY_REPORT_VERSION, reportPath, writeReport, type ReplayReport } from '../../replay/report.ts';
 import { formatSummary, type ReplaySummary } from '../../replay/stats.ts';
 import { createMemoryStore } from '../../store/memory.ts';
 import { formatVerdict, VERDICT_FORMATS, type VerdictFormat } from '../format-verdict.ts';
@@ -308,7 +307,7 @@ export async function replay(f: ReplayFlags, io: ReplayIO): Promise<number> {
       startedAt: new Date(startedMs).toISOString(),
       finishedAt: new Date().toISOString(),
       input: f.input,
-      inputName: basename(f.input.replace(/[\\/]+$/, '')),
+      inputName: inputName(f.input),
       target: target.name,
       pacing: pacing.kind === 'unpaced' ? 'unpaced' : pacing.kind === 'rate' ? `${pacing.perSecond}/s` : `${pacing.factor}x`,
       concurrency: flags.concurrency,
